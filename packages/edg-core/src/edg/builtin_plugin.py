@@ -1,0 +1,28 @@
+"""The core's own plugin (entry point ``core``): baselines and basic components.
+
+Registration uses lazy references so that listing plugins never imports torch.
+"""
+
+from edg.hookspecs import hookimpl
+
+
+@hookimpl
+def register_decoders(register):
+    register("transformer", "edg.components.transformer_decoder:TransformerDecoder")
+
+
+@hookimpl
+def register_loss_terms(register):
+    register("nll", "edg.components.nll_loss:NllLoss")
+    register("emotion", "edg.components.emotion_loss:EmotionLoss")
+
+
+@hookimpl
+def register_emotion_modules(register):
+    register("pooled", "edg.components.pooled_emotion_classifier:PooledEmotionClassifier")
+
+
+@hookimpl
+def register_systems(register):
+    register("transformer", "edg.systems.transformer:TransformerSystem")
+    register("multi-trs", "edg.systems.multi_trs:MultiTrsSystem")

@@ -1,0 +1,45 @@
+"""LossTerm ``nll``: token-level negative log-likelihood of the reference response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from edg.config import StrictModel
+from edg.interfaces.loss import LossTerm, LossValue
+from edg.interfaces.types import DecoderOutput, ModelOutput
+
+
+def token_nll(decoder: DecoderOutput, labels: Tensor) -> tuple[Tensor, int]:
+    """Sum of target-token NLL and the number of target tokens (labels == -100 ignored)."""
+    logp = decoder.log_probs()
+    total = F.nll_loss(logp.reshape(-1, logp.size(-1)), labels.reshape(-1), ignore_index=-100, reduction="sum")
+    return total, int(labels.ne(-100).sum())
+
+
+class NllOptions(StrictModel):
+    label_smoothing: float = 0.0
+
+
+class NllLoss(LossTerm):
+    """Mean NLL per target token (optionally label-smoothed); logs the unsmoothed
+    per-token NLL and its perplexity."""
+
+    Options = NllOptions
+
+    def compute(self, batch: dict[str, Any], outputs: ModelOutput, model: Any) -> LossValue:
+        labels = batch["labels"]
+        total, count = token_nll(outputs.decoder, labels)
+        nll = total / max(count, 1)
+        value = nll
+        if self.options.label_smoothing > 0:
+            logp = outputs.decoder.log_probs()
+            mask = labels.ne(-100)
+            smooth = -(logp.mean(-1) * mask).sum() / max(count, 1)
+            eps = self.options.label_smoothing
+            value = (1 - eps) * nll + eps * smooth
+        nll = nll.detach()
+        return LossValue(value, {"nll": float(nll), "ppl": float(torch.exp(nll.clamp(max=50)))})

@@ -1,0 +1,205 @@
+"""Typed run configuration.
+
+A run's config is built from, in increasing precedence: the defaults below, the
+system's own defaults (``System.default_config``), a YAML file (``--config``) and
+dotted command-line overrides (``train.lr=1e-4``). Unknown keys and wrong types are
+errors that name the key. The resolved config is saved as ``config.yaml`` in the run
+directory and is enough to rebuild the run.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from edg.errors import ConfigError
+
+
+class StrictModel(BaseModel):
+    """Base of every config section: unknown keys are rejected, assignment validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+class DataConfig(StrictModel):
+    path: Optional[str] = None
+    """Dataset location; ``None`` uses the small sample shipped with edg-core."""
+    source: Literal["auto", "csv", "jsonl", "hf"] = "auto"
+    context_window: Optional[int] = None
+    """Keep only the last N context utterances (``None``: the full history, as MoEL/CEM)."""
+    max_train: Optional[int] = None
+    max_valid: Optional[int] = None
+    max_test: Optional[int] = None
+    cache_dir: Optional[str] = None
+
+
+class TokenizerConfig(StrictModel):
+    kind: Literal["word", "bpe", "pretrained"] = "word"
+    """``word``/``bpe``: trained on the training split and saved with the run;
+    ``pretrained``: ``AutoTokenizer.from_pretrained(name_or_path)``."""
+    name_or_path: Optional[str] = None
+    vocab_size: int = 30000
+    min_frequency: int = 1
+    lowercase: bool = True
+    max_context_tokens: int = 256
+    max_target_tokens: int = 64
+
+
+class LossSpec(StrictModel):
+    name: str
+    weight: float = 1.0
+    options: dict[str, Any] = {}
+
+
+class TrainConfig(StrictModel):
+    seed: int = 42
+    device: str = "auto"
+    """``auto`` picks cuda, then mps, then cpu."""
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """``auto``: bf16 autocast on GPUs that support it, else fp16 on GPU, fp32 on CPU."""
+    batch_size: int = 16
+    eval_batch_size: int = 32
+    grad_accum: int = 1
+    optimizer: Literal["adamw", "adam"] = "adamw"
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-9
+    weight_decay: float = 0.0
+    clip_norm: Optional[float] = 1.0
+    schedule: Literal["constant", "linear", "noam"] = "noam"
+    warmup_steps: int = 1000
+    """``noam``: linear warm-up then inverse square root decay (Vaswani et al.), peaking
+    at ``lr`` after ``warmup_steps``; ``linear``: warm-up then linear decay to 0."""
+    epochs: int = 10
+    max_steps: Optional[int] = None
+    eval_every: int = 500
+    log_every: int = 50
+    patience: Optional[int] = 5
+    """Early stopping: evaluations without validation-loss improvement before stopping."""
+    keep_checkpoints: int = 2
+    num_workers: int = 0
+    progress: bool = True
+
+
+class GenerationConfig(StrictModel):
+    strategy: Literal["greedy", "beam", "sample"] = "greedy"
+    beam_size: int = 5
+    num_return: int = 1
+    max_length: int = 30
+    min_length: int = 1
+    length_penalty: float = 1.0
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    no_repeat_ngram_size: int = 0
+    reranker: Optional[str] = None
+    reranker_options: dict[str, Any] = {}
+
+
+class EvalConfig(StrictModel):
+    split: Literal["valid", "test"] = "test"
+    batch_size: int = 32
+    metrics: Optional[list[str]] = None
+    """``None``: every metric the outputs support (bertscore only with a model)."""
+    bertscore_model: Optional[str] = None
+
+
+class RunConfig(StrictModel):
+    system: str = "transformer"
+    plugins: list[str] = []
+    """Extra plugins to load besides the system's own (e.g. a third-party loss)."""
+    name: Optional[str] = None
+    output_dir: str = "runs"
+    data: DataConfig = DataConfig()
+    tokenizer: TokenizerConfig = TokenizerConfig()
+    model: dict[str, Any] = {}
+    """System-specific section, validated by the system's ``Config`` class."""
+    knowledge: dict[str, dict[str, Any]] = {}
+    """Knowledge source name -> its options; sources run before training."""
+    losses: list[LossSpec] = [LossSpec(name="nll")]
+    train: TrainConfig = TrainConfig()
+    generation: GenerationConfig = GenerationConfig()
+    eval: EvalConfig = EvalConfig()
+
+
+# ---------------------------------------------------------------------------------------
+def _format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    err = exc.errors()[0]
+    key = prefix + ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"unknown config key '{key}'"
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"config key '{key}': {err['msg']} (got {err.get('input')!r}){more}"
+
+
+def validate(cls: type[StrictModel], data: dict[str, Any], prefix: str = "") -> StrictModel:
+    """Build ``cls`` from ``data``; errors name the offending key, prefixed by ``prefix``."""
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, prefix)) from None
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge; lists and scalars in ``update`` replace those in ``base``."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """``["train.lr=1e-4", "model.d_model=64"]`` -> nested dict (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ConfigError(f"override '{item}' is not of the form key.path=value")
+        try:
+            value = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override '{item}' conflicts with another override")
+        node[parts[-1]] = value
+    return out
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def resolve(
+    layers: list[dict[str, Any]],
+) -> RunConfig:
+    """Merge config layers (lowest precedence first) and validate the result."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = deep_merge(merged, layer)
+    return validate(RunConfig, merged)  # type: ignore[return-value]

@@ -1,0 +1,68 @@
+"""Evaluation of a trained model on a split: teacher-forced perplexity, generated
+responses (with the configured decoding and reranker), emotion predictions, and every
+metric of :mod:`edg.metrics` computed by the one evaluator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from edg.components.nll_loss import token_nll
+from edg.data import EMOTIONS
+from edg.training.loop import to_device
+
+
+@torch.no_grad()
+def evaluate(model, system, dataset, *, device: torch.device, progress: bool = True,
+             reranker: Optional[Any] = None) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    from edg.metrics import compute_metrics
+
+    config = system.config
+    model.eval()
+    loader = DataLoader(dataset, batch_size=config.eval.batch_size, shuffle=False, collate_fn=system.collate)
+    records: list[dict[str, Any]] = []
+    nll_sum, tokens = 0.0, 0
+    offset = 0
+    for batch in tqdm(loader, desc=f"evaluate {config.eval.split}", disable=not progress, dynamic_ncols=True):
+        batch = to_device(batch, device)
+        outputs = model(batch)
+        s, t = token_nll(outputs.decoder, batch["labels"])
+        nll_sum, tokens = nll_sum + float(s), tokens + t
+        candidates = model.generate(batch, config.generation, reranker)
+        emotion_logits = model.predict_emotion(batch) if system.predicts_emotion else None
+        for i, cands in enumerate(candidates):
+            sample = dataset[offset + i]
+            record = {
+                "id": sample["id"],
+                "context": sample["context"],
+                "hypothesis": system.decode(cands[0].token_ids) if cands else "",
+                "reference": sample["target"],
+                "emotion": sample["emotion"],
+            }
+            if emotion_logits is not None:
+                record["pred_emotion"] = EMOTIONS[int(emotion_logits[i].argmax())]
+            records.append(record)
+        offset += len(candidates)
+    preds = [r["pred_emotion"] for r in records] if system.predicts_emotion else None
+    metrics = compute_metrics(
+        [r["hypothesis"] for r in records],
+        [r["reference"] for r in records],
+        gold_emotions=[r["emotion"] for r in records] if preds else None,
+        pred_emotions=preds,
+        nll_sum=nll_sum,
+        num_tokens=tokens,
+        names=config.eval.metrics,
+        bertscore_model=config.eval.bertscore_model,
+    )
+    return records, metrics
+
+
+def write_outputs(path: Path, records: list[dict[str, Any]]) -> None:
+    from edg.runs import atomic_write_text
+
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))

@@ -1,0 +1,73 @@
+"""The hooks a plugin implements.
+
+Every hook is a *collector*: it receives a ``register`` callable and calls it once per
+component. ``register(name, target)`` takes the registered name and either the class
+itself or a lazy ``"module:attribute"`` reference; lazy references keep ``edg plugins``
+fast because nothing heavy (torch) is imported until a component is built.
+
+A plugin is a module exposed through the ``edg`` entry-point group. It may declare the
+plugins it needs in a module attribute ``REQUIRES = ("comet",)``; those are loaded with it.
+Hook implementations may accept any subset of a hook's arguments, so hooks can grow new
+arguments without breaking existing plugins.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("edg")
+hookimpl = pluggy.HookimplMarker("edg")
+
+Register = Callable[[str, object], None]
+
+
+@hookspec
+def register_knowledge_sources(register: Register) -> None:
+    """Register :class:`edg.interfaces.knowledge.KnowledgeSource` subclasses.
+
+    :param register: ``register(name, cls_or_"module:attr")``; names are global, e.g.
+        ``"comet.social"``.
+    """
+
+
+@hookspec
+def register_emotion_modules(register: Register) -> None:
+    """Register :class:`edg.interfaces.emotion.EmotionModule` subclasses.
+
+    :param register: ``register(name, cls_or_"module:attr")``.
+    """
+
+
+@hookspec
+def register_decoders(register: Register) -> None:
+    """Register :class:`edg.interfaces.decoder.Decoder` subclasses.
+
+    :param register: ``register(name, cls_or_"module:attr")``.
+    """
+
+
+@hookspec
+def register_loss_terms(register: Register) -> None:
+    """Register :class:`edg.interfaces.loss.LossTerm` subclasses.
+
+    :param register: ``register(name, cls_or_"module:attr")``.
+    """
+
+
+@hookspec
+def register_rerankers(register: Register) -> None:
+    """Register :class:`edg.interfaces.reranker.Reranker` subclasses.
+
+    :param register: ``register(name, cls_or_"module:attr")``.
+    """
+
+
+@hookspec
+def register_systems(register: Register) -> None:
+    """Register :class:`edg.interfaces.system.System` subclasses (runnable recipes).
+
+    :param register: ``register(name, cls_or_"module:attr")``; ``edg run --plugin NAME``
+        runs the system registered as ``NAME``.
+    """

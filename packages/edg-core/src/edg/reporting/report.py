@@ -1,0 +1,258 @@
+"""Markdown / CSV / LaTeX reports: edg's test metrics beside the papers' published numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edg.errors import CheckpointError, EdgError
+from edg.metrics import DEFINITIONS, METRIC_NAMES
+from edg.reporting.published import PublishedEntry, published_for
+
+MISSING_MD = "–"
+MISSING_TEX = "--"
+
+
+@dataclass
+class RunSummary:
+    """What a report needs from one run directory."""
+
+    run_dir: Path
+    system: str
+    seed: int | None
+    tokenizer_kind: str | None
+    best_step: int | None
+    test: dict[str, float] = field(default_factory=dict)
+
+
+def load_run(run_dir: str | Path) -> RunSummary:
+    """Read ``RUN_DIR/summary.json`` (and ``config.yaml`` for the system name if the summary lacks it).
+
+    Raises :class:`~edg.errors.CheckpointError` (an :class:`~edg.errors.EdgError`) naming the run
+    directory when ``summary.json`` is missing or malformed.
+    """
+    rd = Path(run_dir)
+    path = rd / "summary.json"
+    if not path.is_file():
+        raise CheckpointError(f"run directory {rd}: no summary.json (has the run finished its test evaluation?)")
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"run directory {rd}: summary.json is not valid JSON ({exc})") from None
+    if not isinstance(summary, dict):
+        raise CheckpointError(f"run directory {rd}: summary.json must hold a JSON object")
+    system = summary.get("system")
+    cfg_path = rd / "config.yaml"
+    if cfg_path.is_file():
+        try:
+            import yaml
+
+            cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
+        except Exception as exc:  # noqa: BLE001 - any YAML error is a corrupt run directory
+            raise CheckpointError(f"run directory {rd}: config.yaml cannot be read ({exc})") from None
+        if not system and isinstance(cfg, dict):
+            system = cfg.get("system")
+    if not system:
+        raise CheckpointError(f"run directory {rd}: neither summary.json nor config.yaml names the system")
+    test = summary.get("test") or {}
+    if not isinstance(test, dict):
+        raise CheckpointError(f"run directory {rd}: summary.json 'test' must be an object of metric values")
+    metrics = {
+        k: float(v) for k, v in test.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+    seed = summary.get("seed")
+    best = summary.get("best_step")
+    return RunSummary(
+        run_dir=rd,
+        system=str(system),
+        seed=int(seed) if isinstance(seed, (int, float)) and not isinstance(seed, bool) else None,
+        tokenizer_kind=summary.get("tokenizer_kind"),
+        best_step=int(best) if isinstance(best, (int, float)) and not isinstance(best, bool) else None,
+        test=metrics,
+    )
+
+
+def _fmt(value: float | None, missing: str = MISSING_MD) -> str:
+    if value is None:
+        return missing
+    if math.isinf(value) or math.isnan(value):
+        return str(value)
+    return f"{value:.2f}"
+
+
+def format_metrics_table(metrics: dict[str, float]) -> str:
+    """A Markdown table ``| metric | value | definition |`` of one set of metrics (values to 2 decimals)."""
+    lines = ["| metric | value | definition |", "|---|---:|---|"]
+    for name, value in metrics.items():
+        lines.append(f"| {name} | {_fmt(value)} | {DEFINITIONS.get(name, '')} |")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class _Row:
+    system: str
+    source: str
+    seed: str
+    tokenizer: str
+    metrics: dict[str, float]
+    run_dir: str = ""
+    notes: str = ""
+
+
+def _build_rows(runs: list[RunSummary]) -> tuple[list[_Row], list[PublishedEntry]]:
+    rows: list[_Row] = []
+    used: list[PublishedEntry] = []
+    systems = list(dict.fromkeys(r.system for r in runs))
+    for system in systems:
+        mine = sorted((r for r in runs if r.system == system), key=lambda r: (r.seed is None, r.seed or 0))
+        for r in mine:
+            rows.append(
+                _Row(
+                    system=system,
+                    source="ours",
+                    seed="" if r.seed is None else str(r.seed),
+                    tokenizer=r.tokenizer_kind or "",
+                    metrics=r.test,
+                    run_dir=str(r.run_dir),
+                )
+            )
+        for e in published_for(system):
+            used.append(e)
+            rows.append(_Row(system=e.system, source=e.source, seed="", tokenizer="", metrics=e.metrics, notes=e.notes))
+    return rows, used
+
+
+def _columns(rows: list[_Row]) -> list[str]:
+    present = {k for r in rows for k in r.metrics}
+    cols = [n for n in METRIC_NAMES if n in present]
+    cols += sorted(present - set(METRIC_NAMES))
+    return cols
+
+
+def _tex_escape(text: str) -> str:
+    repl = {
+        "\\": r"\textbackslash{}",
+        "&": r"\&",
+        "%": r"\%",
+        "$": r"\$",
+        "#": r"\#",
+        "_": r"\_",
+        "{": r"\{",
+        "}": r"\}",
+        "~": r"\textasciitilde{}",
+        "^": r"\textasciicircum{}",
+    }
+    return "".join(repl.get(ch, ch) for ch in text)
+
+
+def _markdown(rows: list[_Row], cols: list[str], runs: list[RunSummary], used: list[PublishedEntry]) -> str:
+    out = ["# edg evaluation report", ""]
+    out.append(
+        "Rows tagged `ours` are this project's test metrics (edg's evaluator); rows tagged "
+        "`published (paper, table)` are the papers' numbers for the same system, computed by each "
+        "paper's own code: see the notes below before comparing them."
+    )
+    out.append("")
+    head = ["system", "source", "seed", "tokenizer", *cols]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "|".join(["---"] * 4 + ["---:"] * len(cols)) + "|")
+    for r in rows:
+        cells = [r.system, r.source, r.seed or MISSING_MD, r.tokenizer or MISSING_MD]
+        cells += [_fmt(r.metrics.get(c)) for c in cols]
+        out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+
+    # seed aggregates for systems with several runs
+    from edg.reporting.seeds import _aggregate, format_seed_table
+
+    multi = [s for s in dict.fromkeys(r.system for r in runs) if sum(r.system == s for r in runs) > 1]
+    if multi:
+        out.append("## Mean ± std over seeds")
+        out.append("")
+        for s in multi:
+            group = [r for r in runs if r.system == s]
+            out.append(format_seed_table(_aggregate(group), system=s, n=len(group)))
+        out.append("")
+
+    kinds = {r.tokenizer_kind for r in runs if r.tokenizer_kind}
+    if "ppl" in cols:
+        out.append(
+            "PPL depends on the tokenizer (word-level vs BPE vs pretrained): compare it only between "
+            "rows with the same tokenizer kind"
+            + (f" (these runs: {', '.join(sorted(kinds))})." if kinds else ".")
+        )
+        out.append("")
+    out.append("## Metric definitions (edg)")
+    out.append("")
+    for c in cols:
+        out.append(f"- `{c}`: {DEFINITIONS.get(c, 'not an edg metric (reported by the run as is)')}")
+    out.append("")
+    if used:
+        out.append("## Notes on published numbers")
+        out.append("")
+        seen = set()
+        for e in used:
+            key = (e.paper, e.table, e.notes)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(f"- {e.source}: {e.notes}")
+        out.append("")
+    return "\n".join(out)
+
+
+def _csv(rows: list[_Row], cols: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["system", "source", "seed", "tokenizer_kind", "run_dir", *cols, "notes"])
+    for r in rows:
+        vals = ["" if r.metrics.get(c) is None else repr(float(r.metrics[c])) for c in cols]
+        w.writerow([r.system, r.source, r.seed, r.tokenizer, r.run_dir, *vals, r.notes])
+    return buf.getvalue()
+
+
+def _latex(rows: list[_Row], cols: list[str]) -> str:
+    lines = [
+        "% generated by edg.reporting.write_report",
+        "\\begin{tabular}{llll" + "r" * len(cols) + "}",
+        "\\hline",
+        " & ".join(_tex_escape(h) for h in ["System", "Source", "Seed", "Tokenizer", *cols]) + " \\\\",
+        "\\hline",
+    ]
+    for r in rows:
+        cells = [_tex_escape(r.system), _tex_escape(r.source), r.seed or MISSING_TEX, _tex_escape(r.tokenizer) or MISSING_TEX]
+        cells += [_fmt(r.metrics.get(c), MISSING_TEX) for c in cols]
+        lines.append(" & ".join(cells) + " \\\\")
+    lines += ["\\hline", "\\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def write_report(run_dirs: list[str | Path], out_dir: Path | str | None = None) -> str:
+    """Build the report of ``run_dirs`` and write ``report.md``, ``report.csv``, ``report.tex``.
+
+    Each run contributes one ``ours`` row (its ``summary.json`` test metrics, seed and tokenizer
+    kind); after a system's own rows come the published rows for that system
+    (:func:`~edg.reporting.published.published_for`), tagged ``published (paper, table)``. Columns are
+    the metrics present in any row, in :data:`edg.metrics.METRIC_NAMES` order. The Markdown also
+    holds mean ± std for systems with several runs, the metric definitions and the notes on how
+    each paper's numbers differ. ``out_dir`` defaults to the first run directory.
+    Returns the Markdown. A missing ``summary.json`` raises :class:`~edg.errors.EdgError`
+    (:class:`~edg.errors.CheckpointError`) naming the run directory.
+    """
+    run_dirs = list(run_dirs)
+    if not run_dirs:
+        raise EdgError("write_report: no run directories given")
+    runs = [load_run(d) for d in run_dirs]
+    rows, used = _build_rows(runs)
+    cols = _columns(rows)
+    md = _markdown(rows, cols, runs, used)
+    out = Path(out_dir) if out_dir is not None else Path(run_dirs[0])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(md, encoding="utf-8")
+    (out / "report.csv").write_text(_csv(rows, cols), encoding="utf-8")
+    (out / "report.tex").write_text(_latex(rows, cols), encoding="utf-8")
+    return md

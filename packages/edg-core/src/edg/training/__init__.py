@@ -1,0 +1,1 @@
+"""Training: the loop (:mod:`edg.training.loop`), checkpoints and schedules."""

@@ -1,0 +1,259 @@
+"""The training loop, readable top to bottom.
+
+``train()`` runs on one device or, under ``torchrun``, on several with PyTorch DDP
+(NCCL on GPUs, gloo on CPUs). Rank 0 alone writes logs and checkpoints.
+
+Per optimisation step: ``grad_accum`` micro-batches under autocast (bf16 or fp16 on GPU),
+the weighted sum of the configured loss terms, gradient clipping, AdamW/Adam, and a
+warm-up schedule. Every ``eval_every`` steps: validation loss, an atomic checkpoint, and
+early stopping after ``patience`` evaluations without improvement. The sample order is a
+function of (seed, epoch), so a resumed run continues with exactly the batches it would
+have seen.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Sampler
+from tqdm.auto import tqdm
+
+from edg.config import RunConfig
+from edg.interfaces.loss import LossTerm
+from edg.runs import MetricsLog
+from edg.training import checkpoint as ckpt
+from edg.training.schedules import lr_multiplier
+
+
+# -- setup helpers ----------------------------------------------------------------------
+def select_device(name: str) -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        local_rank = int(os.environ.get("LOCAL_RANK", 0))
+        return torch.device("cuda", local_rank)
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    if device.type != "cuda" or precision == "fp32":
+        return None
+    if precision == "fp16":
+        return torch.float16
+    if precision == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class EpochSampler(Sampler[int]):
+    """A permutation fixed by (seed, epoch), sharded across ranks, that can start mid-epoch."""
+
+    def __init__(self, size: int, *, seed: int, shuffle: bool, rank: int = 0, world: int = 1) -> None:
+        self.size, self.seed, self.shuffle, self.rank, self.world = size, seed, shuffle, rank, world
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        self.epoch, self.start = epoch, start
+
+    def __iter__(self) -> Iterator[int]:
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(self.size, generator=g).tolist()
+        else:
+            order = list(range(self.size))
+        per_rank = math.ceil(self.size / self.world)
+        order += order[: per_rank * self.world - self.size]  # equal shards for DDP
+        return iter(order[self.rank :: self.world][self.start :])
+
+    def __len__(self) -> int:
+        return math.ceil(self.size / self.world) - self.start
+
+
+@dataclass
+class LoopState:
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    best_valid: float = float("inf")
+    best_step: int = 0
+    bad_evals: int = 0
+    stopped_early: bool = False
+
+
+def total_loss(terms: list[tuple[str, float, LossTerm]], batch, outputs, model):
+    """``sum(weight * term)`` and the named values to log."""
+    total, logs = 0.0, {}
+    for name, weight, term in terms:
+        value = term.compute(batch, outputs, model)
+        total = total + weight * value.value
+        logs[name] = value.value.detach()
+        logs.update(value.logs)
+    return total, logs
+
+
+def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+# -- the loop ---------------------------------------------------------------------------
+def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, LossTerm]],
+          splits: dict[str, Any], config: RunConfig, run_dir: Path, *, resume: bool = False) -> LoopState:
+    cfg = config.train
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if distributed and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank = dist.get_rank() if distributed else 0
+    world = dist.get_world_size() if distributed else 1
+    is_main = rank == 0
+
+    device = select_device(cfg.device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    seed_everything(cfg.seed + rank)
+    model.to(device)
+    net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True) if distributed else model
+    amp_dtype = autocast_dtype(cfg.precision, device)
+    autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
+    scaler = torch.amp.GradScaler(enabled=amp_dtype == torch.float16)
+
+    sampler = EpochSampler(len(splits["train"]), seed=cfg.seed, shuffle=True, rank=rank, world=world)
+    loader = DataLoader(splits["train"], batch_size=cfg.batch_size, sampler=sampler,
+                        collate_fn=system.collate, num_workers=cfg.num_workers)
+    batches_per_epoch = math.ceil(math.ceil(len(splits["train"]) / world) / cfg.batch_size)
+    steps_per_epoch = max(batches_per_epoch // cfg.grad_accum, 1)
+    total_steps = cfg.max_steps or cfg.epochs * steps_per_epoch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    optimizer = opt_cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_multiplier(cfg.schedule, cfg.warmup_steps, total_steps))
+
+    state = LoopState()
+    ckpt_dir = run_dir / "checkpoints"
+    log = MetricsLog(run_dir / "metrics.jsonl")
+    if resume and (latest := ckpt.find_checkpoint(ckpt_dir)) is not None:
+        ckpt.load_weights(latest, model)
+        saved = ckpt.load_training_state(latest)
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        scaler.load_state_dict(saved["scaler"])
+        ckpt.set_rng_state(saved["rng"])
+        state = LoopState(**saved["loop"])
+        if is_main:
+            log.truncate_after(state.step)
+
+    def save(best: bool) -> None:
+        if is_main:
+            training_state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                              "scaler": scaler.state_dict(), "rng": ckpt.rng_state(), "loop": asdict(state)}
+            ckpt.save_checkpoint(ckpt_dir, state.step, model, training_state, best=best, keep=cfg.keep_checkpoints)
+
+    def validate() -> None:
+        valid = validation_loss(model, system, losses, splits["valid"], cfg.eval_batch_size, device, autocast)
+        improved = valid["loss"] < state.best_valid
+        if improved:
+            state.best_valid, state.best_step, state.bad_evals = valid["loss"], state.step, 0
+        else:
+            state.bad_evals += 1
+        state.stopped_early = cfg.patience is not None and state.bad_evals >= cfg.patience
+        if is_main:
+            log.write({"step": state.step, "split": "valid", **valid})
+        save(best=improved)
+
+    progress = tqdm(total=total_steps, initial=state.step, desc="train", disable=not (cfg.progress and is_main),
+                    dynamic_ncols=True)
+    window_start, window_samples = time.perf_counter(), 0
+    net.train()
+    while state.step < total_steps and not state.stopped_early:
+        sampler.set_epoch(state.epoch, start=state.batch_in_epoch * cfg.batch_size)
+        optimizer.zero_grad(set_to_none=True)  # drop a partial accumulation from the last epoch
+        micro = 0
+        for batch in loader:
+            batch = to_device(batch, device)
+            sync = (micro + 1) % cfg.grad_accum == 0
+            with (nullcontext() if sync or not distributed else net.no_sync()), autocast():
+                outputs = net(batch)
+                loss, logs = total_loss(losses, batch, outputs, model)
+            scaler.scale(loss / cfg.grad_accum).backward()
+            micro += 1
+            state.batch_in_epoch += 1
+            window_samples += batch["labels"].size(0)
+            if not sync:
+                continue
+
+            if cfg.clip_norm:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            scheduler.step()
+            state.step += 1
+            progress.update(1)
+
+            if state.step % cfg.log_every == 0 or state.step == total_steps:
+                elapsed = time.perf_counter() - window_start
+                record = {"step": state.step, "split": "train", "loss": float(loss),
+                          **{k: float(v) for k, v in logs.items()}, "lr": scheduler.get_last_lr()[0],
+                          "samples_per_s": window_samples * world / max(elapsed, 1e-9)}
+                if is_main:
+                    log.write(record)
+                progress.set_postfix(loss=f"{record['loss']:.3f}", sps=f"{record['samples_per_s']:.0f}")
+                window_start, window_samples = time.perf_counter(), 0
+            if state.step % cfg.eval_every == 0 or state.step == total_steps:
+                validate()
+                net.train()
+            if state.step >= total_steps or state.stopped_early:
+                break
+        else:
+            state.epoch += 1
+            state.batch_in_epoch = 0
+    progress.close()
+    if distributed:
+        dist.barrier()
+    return state
+
+
+@torch.no_grad()
+def validation_loss(model, system, losses, dataset, batch_size: int, device, autocast) -> dict[str, float]:
+    """Sample-weighted mean of each loss term (and the total) over a split, plus the
+    token-level NLL/perplexity."""
+    from edg.components.nll_loss import token_nll
+
+    model.eval()
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=system.collate)
+    sums: dict[str, float] = {}
+    count, nll_sum, tokens = 0, 0.0, 0
+    for batch in loader:
+        batch = to_device(batch, device)
+        with autocast():
+            outputs = model(batch)
+            loss, logs = total_loss(losses, batch, outputs, model)
+        n = batch["labels"].size(0)
+        count += n
+        for k, v in {"loss": loss, **logs}.items():
+            sums[k] = sums.get(k, 0.0) + float(v) * n
+        s, t = token_nll(outputs.decoder, batch["labels"])
+        nll_sum, tokens = nll_sum + float(s), tokens + t
+    out = {k: v / max(count, 1) for k, v in sums.items()}
+    out["token_nll"] = nll_sum / max(tokens, 1)
+    out["ppl"] = math.exp(min(out["token_nll"], 50))
+    return out

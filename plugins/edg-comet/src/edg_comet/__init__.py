@@ -1,0 +1,1 @@
+"""edg-comet: COMET-ATOMIC 2020 knowledge sources for edg."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import statistics
@@ -92,7 +93,13 @@ def main(argv: list[str] | None = None) -> dict:
         "meets_target": max(times) < TARGET_S,
         "metrics": {k: round(v, 4) for k, v in result.items()},
         "data": "EmpatheticDialogues test listener turns; hypotheses = perturbed references (seed 0)",
-        "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "processor": platform.processor()},
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpus": os.cpu_count(),
+            "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        },
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

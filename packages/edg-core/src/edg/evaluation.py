@@ -5,6 +5,7 @@ metric of :mod:`edg.metrics` computed by the one evaluator."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Optional
 
@@ -15,6 +16,16 @@ from tqdm.auto import tqdm
 from edg.components.nll_loss import token_nll
 from edg.data import EMOTIONS
 from edg.training.loop import to_device
+
+
+_WORD_OR_PUNCT = re.compile(r"[\w']+|[^\w\s]")
+
+
+def metric_text(text: str) -> str:
+    """Lowercased words and punctuation separated by spaces (as the NLTK-tokenised
+    references of MoEL/CEM), so that the evaluator's whitespace split sees words
+    whatever the tokenizer (word-level, BPE, pretrained) produced."""
+    return " ".join(_WORD_OR_PUNCT.findall(text.lower()))
 
 
 @torch.no_grad()
@@ -40,8 +51,8 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
             record = {
                 "id": sample["id"],
                 "context": sample["context"],
-                "hypothesis": system.decode(cands[0].token_ids) if cands else "",
-                "reference": sample["target"],
+                "hypothesis": metric_text(system.decode(cands[0].token_ids)) if cands else "",
+                "reference": metric_text(sample["target"]),
                 "emotion": sample["emotion"],
             }
             if emotion_logits is not None:
@@ -58,6 +69,7 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
         num_tokens=tokens,
         names=config.eval.metrics,
         bertscore_model=config.eval.bertscore_model,
+        allow_all_empty=True,
     )
     return records, metrics
 

@@ -85,6 +85,11 @@ def _build_session(config: RunConfig, plugins: PluginManager) -> Session:
 def load_data(config: RunConfig):
     from edg.data import load_splits
 
+    if not config.train.progress:
+        import datasets
+
+        datasets.disable_progress_bars()
+
     d = config.data
     limits = {"train": d.max_train, "valid": d.max_valid, "test": d.max_test}
     return load_splits(d.path, source=d.source, context_window=d.context_window,
@@ -130,6 +135,9 @@ def build_everything(session: Session, run_dir: Path, progress: bool = True):
     splits = annotate_knowledge(session, splits, progress)
     prepare_tokenizer(session, splits, run_dir)
     splits = session.system.prepare(splits)
+    from edg.training.loop import seed_everything
+
+    seed_everything(session.config.train.seed)  # identical initial weights for a given seed
     model = session.system.build_model()
     return splits, model
 
@@ -153,13 +161,9 @@ def test_run(session: Session, run_dir: Path, model=None, splits=None, *, which:
     from edg.training import checkpoint as ckpt
     from edg.training.loop import select_device
 
+    path = _checkpoint_to_use(run_dir, which)
     if model is None or splits is None:
         splits, model = build_everything(session, run_dir, session.config.train.progress)
-    path = ckpt.find_checkpoint(run_dir / "checkpoints", which) or ckpt.find_checkpoint(run_dir / "checkpoints")
-    if path is None:
-        from edg.errors import CheckpointError
-
-        raise CheckpointError(f"{run_dir} has no checkpoint to evaluate")
     device = select_device(session.config.train.device)
     model.to("cpu")
     ckpt.load_weights(path, model)
@@ -183,13 +187,30 @@ def test_run(session: Session, run_dir: Path, model=None, splits=None, *, which:
     return summary
 
 
+def _checkpoint_to_use(run_dir: Path, which: str) -> Path:
+    """The ``which`` (BEST or LATEST) checkpoint, verified before any work is done."""
+    from edg.errors import CheckpointError
+    from edg.training import checkpoint as ckpt
+
+    path = ckpt.find_checkpoint(run_dir / "checkpoints", which) or ckpt.find_checkpoint(run_dir / "checkpoints")
+    if path is None:
+        raise CheckpointError(f"{run_dir} has no checkpoint")
+    ckpt.verify(path)
+    return path
+
+
 def _plots(run_dir: Path) -> None:
     try:
         from edg.reporting.plots import plot_confusion_matrix, plot_loss_curves
     except ImportError:  # reporting is optional for headless minimal installs
         return
-    plot_loss_curves(run_dir)
-    plot_confusion_matrix(run_dir)
+    from edg.errors import EdgError
+
+    for plot in (plot_loss_curves, plot_confusion_matrix):
+        try:
+            plot(run_dir)
+        except EdgError as exc:  # a missing plot must not fail a finished run
+            log.warning("no %s: %s", plot.__name__, exc)
 
 
 def run(session: Session, *, resume_dir: Optional[Path] = None, evaluate: bool = True) -> Path:
@@ -237,11 +258,7 @@ def load_trained(run_dir: Path, overrides: list[str] = ()):
 
     run_dir = Path(run_dir)
     session = session_from_run(run_dir, overrides)
-    path = ckpt.find_checkpoint(run_dir / "checkpoints", "BEST") or ckpt.find_checkpoint(run_dir / "checkpoints")
-    if path is None:
-        from edg.errors import CheckpointError
-
-        raise CheckpointError(f"{run_dir} has no checkpoint")
+    path = _checkpoint_to_use(run_dir, "BEST")
     _splits, model = build_everything(session, run_dir, progress=False)
     ckpt.load_weights(path, model)
     model.to(select_device(session.config.train.device)).eval()

@@ -220,8 +220,13 @@ def _from_generator(generator, gen_kwargs: dict, features, cache_dir: Path, fing
 
 def _read_lines(path: Path, display: str) -> list[str]:
     try:
-        with open(path, encoding="utf-8", newline="") as f:
-            return f.read().splitlines()
+        # universal newlines and a split on "\n" only, like the official readers' readlines()
+        # (str.splitlines would also break lines at \x1c, \u2028 ... inside utterances)
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        return lines
     except FileNotFoundError:
         raise DataError(f"{display}: file not found") from None
     except UnicodeDecodeError as e:

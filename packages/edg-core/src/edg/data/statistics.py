@@ -49,10 +49,11 @@ def idf(texts: Iterable[str], tokenize: Tokenize) -> IdfTable:
     """Document-level IDF, one document per text.
 
     ``idf(w) = log(N / (1 + df(w)))`` with natural log, ``N`` the number of texts and ``df(w)``
-    the number of texts containing ``w`` at least once (the smoothed IDF used by the CTSM/CEM
-    lineage of ED models). A word found in every text gets ``log(N / (N + 1)) < 0``; words never
-    seen get the documented default ``log(N)`` (df = 0) through ``table[w]``. With no texts the
-    table is empty and its default is 0.0.
+    the number of texts containing ``w`` at least once (the add-one smoothed document IDF; edg
+    uses this single convention everywhere, e.g. one training-split response per document). A
+    word found in every text gets ``log(N / (N + 1)) < 0``; words never seen get the default
+    ``log(N)`` (df = 0, the rarest possible word) through ``table[w]``. With no texts the table
+    is empty and its default is 0.0.
     """
     df: Counter = Counter()
     n = 0
@@ -108,7 +109,10 @@ def frequency_weights(
         w    = w / sum(w) * V                   # normalised to mean 1 over the V ids
 
     so the most frequent token gets weight 0 and unseen tokens the largest weight. If every
-    frequency is 0 all weights are 1.
+    frequency is 0 (or every id is equally frequent) all weights are 1. CEM accumulates the
+    counts over the tokens the model generates during training (EOS excluded) and recomputes
+    the weights as it goes; pass whichever counts you keep (e.g. ``token_frequencies`` of the
+    training targets for a static variant).
 
     :param frequencies: a ``Counter``/mapping keyed by token id (int) or by token (str, then
         ``token_to_id`` is required; tokens missing from it are ignored), or a dense sequence

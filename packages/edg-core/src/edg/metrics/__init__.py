@@ -111,6 +111,7 @@ def compute_metrics(
     num_tokens: int | None = None,
     names: Iterable[str] | None = None,
     bertscore_model: str | None = None,
+    allow_all_empty: bool = False,
 ) -> dict[str, float]:
     """Compute the named metrics (default: every metric the given inputs allow) -> ``{name: value}``.
 
@@ -121,7 +122,8 @@ def compute_metrics(
     whitespace split) and shared by BLEU and Distinct.
 
     Empty hypothesis strings are allowed; ``len(hyps) != len(refs)`` or a hypothesis list with
-    no samples, or only empty strings, raises :class:`~edg.errors.DataError`. An unknown
+    no samples, or only empty strings, raises :class:`~edg.errors.DataError` (unless
+    ``allow_all_empty``: a model's own evaluation scores whatever it generated). An unknown
     name, or a requested metric whose inputs are missing, raises :class:`~edg.errors.ConfigError`.
     """
     hyps = list(hyps)
@@ -139,7 +141,7 @@ def compute_metrics(
     if bad is not None:
         value = (hyps if kind == "hypothesis" else refs)[bad]
         raise DataError(f"{kind} {bad} is not a string: {value!r}")
-    if not any(h.strip() for h in hyps):
+    if not allow_all_empty and not any(h.strip() for h in hyps):
         raise DataError(f"all {len(hyps)} hypotheses are empty strings; nothing to score")
     has_acc = gold_emotions is not None and pred_emotions is not None
     wanted = _resolve_names(

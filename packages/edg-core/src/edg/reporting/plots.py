@@ -133,7 +133,8 @@ def plot_confusion_matrix(run_dir: str | Path) -> Path | None:
     ax.set_xlabel("predicted emotion")
     ax.set_ylabel("gold emotion")
     system = _system_name(rd)
-    ax.set_title(f"{system + ': ' if system else ''}emotion confusion (row-normalised), acc {acc:.2f}% on {len(pairs)} samples")
+    prefix = f"{system}: " if system else ""
+    ax.set_title(f"{prefix}emotion confusion (row-normalised), acc {acc:.2f}% on {len(pairs)} samples")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
     out = rd / "confusion_matrix.png"

@@ -26,6 +26,9 @@ class PublishedEntry:
     metrics: dict[str, float]
     notes: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    #: the system's tokenizer as far as the paper tells ("word" for GloVe-vocabulary models,
+    #: "bpe" for BART-based NEC/DCKS); perplexities are only comparable within one kind
+    tokenizer_kind: str | None = None
 
     @property
     def source(self) -> str:
@@ -80,6 +83,12 @@ _ETHREED = (
 _NEC_COLS = ("ppl", "bleu-1", "bleu-2", "bleu-3", "bleu-4", "dist-1", "dist-2", "sent-std")
 
 
+def _tok(system: str) -> str | None:
+    if system == "Human":
+        return None
+    return "bpe" if system == "DCKS" or system.startswith("NEC") else "word"
+
+
 def _rows(paper: str, table: str, cols: tuple[str, ...], rows, notes: str, scale: dict[str, float] | None = None,
           extra_col: str | None = None) -> list[PublishedEntry]:
     out = []
@@ -93,7 +102,7 @@ def _rows(paper: str, table: str, cols: tuple[str, ...], rows, notes: str, scale
             if v is None:
                 continue
             metrics[col] = round(v * (scale or {}).get(col, 1.0), 6)
-        out.append(PublishedEntry(system, paper, table, metrics, notes, extra))
+        out.append(PublishedEntry(system, paper, table, metrics, notes, extra, _tok(system)))
     return out
 
 

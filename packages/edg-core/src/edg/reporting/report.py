@@ -27,10 +27,15 @@ class RunSummary:
     tokenizer_kind: str | None
     best_step: int | None
     test: dict[str, float] = field(default_factory=dict)
+    #: the split the metrics come from: "test", or "valid" for a run evaluated on valid only
+    split: str = "test"
 
 
 def load_run(run_dir: str | Path) -> RunSummary:
     """Read ``RUN_DIR/summary.json`` (and ``config.yaml`` for the system name if the summary lacks it).
+
+    The metrics are the summary's ``test`` object, or its ``valid`` object for a run evaluated on
+    the validation split only (then ``split == "valid"`` and reports tag the row ``ours (valid)``).
 
     Raises :class:`~edg.errors.CheckpointError` (an :class:`~edg.errors.EdgError`) naming the run
     directory when ``summary.json`` is missing or malformed.
@@ -58,9 +63,13 @@ def load_run(run_dir: str | Path) -> RunSummary:
             system = cfg.get("system")
     if not system:
         raise CheckpointError(f"run directory {rd}: neither summary.json nor config.yaml names the system")
-    test = summary.get("test") or {}
+    split = "test"
+    test = summary.get("test")
+    if test is None and isinstance(summary.get("valid"), dict):
+        split, test = "valid", summary["valid"]
+    test = test or {}
     if not isinstance(test, dict):
-        raise CheckpointError(f"run directory {rd}: summary.json 'test' must be an object of metric values")
+        raise CheckpointError(f"run directory {rd}: summary.json '{split}' must be an object of metric values")
     metrics = {
         k: float(v) for k, v in test.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
     }
@@ -73,6 +82,7 @@ def load_run(run_dir: str | Path) -> RunSummary:
         tokenizer_kind=summary.get("tokenizer_kind"),
         best_step=int(best) if isinstance(best, (int, float)) and not isinstance(best, bool) else None,
         test=metrics,
+        split=split,
     )
 
 
@@ -113,7 +123,7 @@ def _build_rows(runs: list[RunSummary]) -> tuple[list[_Row], list[PublishedEntry
             rows.append(
                 _Row(
                     system=system,
-                    source="ours",
+                    source="ours" if r.split == "test" else f"ours ({r.split})",
                     seed="" if r.seed is None else str(r.seed),
                     tokenizer=r.tokenizer_kind or "",
                     metrics=r.test,
@@ -122,7 +132,10 @@ def _build_rows(runs: list[RunSummary]) -> tuple[list[_Row], list[PublishedEntry
             )
         for e in published_for(system):
             used.append(e)
-            rows.append(_Row(system=e.system, source=e.source, seed="", tokenizer="", metrics=e.metrics, notes=e.notes))
+            rows.append(
+                _Row(system=e.system, source=e.source, seed="", tokenizer=e.tokenizer_kind or "",
+                     metrics=e.metrics, notes=e.notes)
+            )
     return rows, used
 
 
@@ -176,7 +189,6 @@ def _markdown(rows: list[_Row], cols: list[str], runs: list[RunSummary], used: l
         for s in multi:
             group = [r for r in runs if r.system == s]
             out.append(format_seed_table(_aggregate(group), system=s, n=len(group)))
-        out.append("")
 
     kinds = {r.tokenizer_kind for r in runs if r.tokenizer_kind}
     if "ppl" in cols:
@@ -194,13 +206,11 @@ def _markdown(rows: list[_Row], cols: list[str], runs: list[RunSummary], used: l
     if used:
         out.append("## Notes on published numbers")
         out.append("")
-        seen = set()
+        groups: dict[tuple[str, str], list[str]] = {}
         for e in used:
-            key = (e.paper, e.table, e.notes)
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append(f"- {e.source}: {e.notes}")
+            groups.setdefault((e.source, e.notes), []).append(e.system)
+        for (source, notes), systems in groups.items():
+            out.append(f"- {source}, {', '.join(dict.fromkeys(systems))}: {notes}")
         out.append("")
     return "\n".join(out)
 
@@ -224,7 +234,8 @@ def _latex(rows: list[_Row], cols: list[str]) -> str:
         "\\hline",
     ]
     for r in rows:
-        cells = [_tex_escape(r.system), _tex_escape(r.source), r.seed or MISSING_TEX, _tex_escape(r.tokenizer) or MISSING_TEX]
+        cells = [_tex_escape(r.system), _tex_escape(r.source), r.seed or MISSING_TEX,
+                 _tex_escape(r.tokenizer) or MISSING_TEX]
         cells += [_fmt(r.metrics.get(c), MISSING_TEX) for c in cols]
         lines.append(" & ".join(cells) + " \\\\")
     lines += ["\\hline", "\\end{tabular}", ""]

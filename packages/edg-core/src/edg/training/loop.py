@@ -135,8 +135,11 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
     scaler = torch.amp.GradScaler(enabled=amp_dtype == torch.float16)
 
     sampler = EpochSampler(len(splits["train"]), seed=cfg.seed, shuffle=True, rank=rank, world=world)
+    # a private generator: creating a loader iterator must not consume the global RNG,
+    # or a resumed run would drift from an uninterrupted one
     loader = DataLoader(splits["train"], batch_size=cfg.batch_size, sampler=sampler,
-                        collate_fn=system.collate, num_workers=cfg.num_workers)
+                        collate_fn=system.collate, num_workers=cfg.num_workers,
+                        generator=torch.Generator().manual_seed(cfg.seed))
     batches_per_epoch = math.ceil(math.ceil(len(splits["train"]) / world) / cfg.batch_size)
     steps_per_epoch = max(batches_per_epoch // cfg.grad_accum, 1)
     total_steps = cfg.max_steps or cfg.epochs * steps_per_epoch
@@ -211,7 +214,7 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
 
             if state.step % cfg.log_every == 0 or state.step == total_steps:
                 elapsed = time.perf_counter() - window_start
-                record = {"step": state.step, "split": "train", "loss": float(loss),
+                record = {"step": state.step, "split": "train", "loss": float(loss.detach()),
                           **{k: float(v) for k, v in logs.items()}, "lr": scheduler.get_last_lr()[0],
                           "samples_per_s": window_samples * world / max(elapsed, 1e-9)}
                 if is_main:

@@ -1,0 +1,1 @@
+"""edg-nec: the NEC system (Non-Emotion-Centric empathetic dialogue generation)."""

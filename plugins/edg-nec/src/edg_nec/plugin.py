@@ -1,0 +1,29 @@
+"""Registrations of the ``nec`` plugin (lazy references: listing plugins imports no torch).
+
+NEC asks for COMET knowledge through the ``comet`` plugin's registered sources
+(``comet.entity``, ``comet.social``), so that plugin is loaded with it.
+"""
+
+from edg.hookspecs import hookimpl
+
+REQUIRES = ("comet",)
+
+
+@hookimpl
+def register_decoders(register):
+    register("nec.bart", "edg_nec.knowledge_decoder:KnowledgeBartDecoder")
+
+
+@hookimpl
+def register_loss_terms(register):
+    register("nec.contrastive", "edg_nec.contrastive_loss:ContrastiveLoss")
+
+
+@hookimpl
+def register_rerankers(register):
+    register("nec.similarity", "edg_nec.similarity_reranker:SimilarityReranker")
+
+
+@hookimpl
+def register_systems(register):
+    register("nec", "edg_nec.system:NecSystem")

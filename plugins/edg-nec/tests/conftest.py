@@ -4,7 +4,6 @@ built offline on hand-made samples (fake sentence encoder, tiny scorer and BART)
 from __future__ import annotations
 
 import hashlib
-import os
 
 import pytest
 

@@ -49,11 +49,13 @@ def test_teacher_forcing_matches_step_by_step(tiny):
     assert torch.allclose(full[:, t - 1], step, atol=1e-5)
 
 
-@pytest.mark.parametrize("strategy", ["beam", "greedy"])
-def test_cached_generation_equals_uncached(tiny, strategy):
+@pytest.mark.parametrize("strategy,min_length", [("beam", 1), ("greedy", 1), ("beam", 8)])
+def test_cached_generation_equals_uncached(tiny, strategy, min_length):
     system, model, splits = tiny
     batch = _batch(system, splits)
-    cfg = GenerationConfig(strategy=strategy, beam_size=3, num_return=3 if strategy == "beam" else 1, max_length=8)
+    # min_length = max_length: every candidate is cut at max_length (hidden from the extra step)
+    cfg = GenerationConfig(strategy=strategy, beam_size=3, num_return=3 if strategy == "beam" else 1, max_length=8,
+                           min_length=min_length)
     with torch.no_grad():
         memory = model.encode(batch)
         cached = model.decoder.generate(memory, cfg, return_hidden=True)

@@ -53,3 +53,35 @@ def test_unreachable_pretrained_names_give_one_line_errors(tmp_path):
         EntityScorer.pretrained(missing)
     with pytest.raises(ResourceError, match="model.social.encoder"):
         load_sentence_encoder(missing, "cpu")
+
+
+def test_pretrained_path_with_local_directories(tmp_path, word_tokenizer, nec):
+    """The non-tiny code path: BART and tokenizer loaded by path (as a user with downloaded
+    models would), embeddings resized to the tokenizer, BART's decoder start convention."""
+    import torch
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    from edg.config import GenerationConfig
+    from edg.tokenization import CORE_SPECIAL_TOKENS, load_pretrained
+
+    directory = tmp_path / "bart"
+    word_tokenizer.save_pretrained(str(directory))
+    tok = word_tokenizer
+    cfg = BartConfig(vocab_size=len(tok) - 2, d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+                     decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=128,
+                     pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                     decoder_start_token_id=tok.eos_token_id)
+    BartForConditionalGeneration(cfg).save_pretrained(str(directory))
+    overrides = [f"model.backbone={directory}", "model.backbone_config=null", "tokenizer.kind=pretrained",
+                 f"tokenizer.name_or_path={directory}"]
+    loaded = load_pretrained(str(directory), CORE_SPECIAL_TOKENS)
+    system, model, splits = nec.build_tiny(loaded, overrides=overrides)
+    assert model.bart.get_input_embeddings().num_embeddings == len(loaded)
+    assert model.decoder.bos_id == tok.eos_token_id  # BART starts decoding from </s>
+    batch = system.collate([splits["test"][i] for i in range(2)])
+    assert batch["decoder_input_ids"][0, 0].item() == tok.eos_token_id
+    model.eval()
+    with torch.no_grad():
+        cands = model.generate(batch, GenerationConfig(strategy="beam", beam_size=2, num_return=2, max_length=5),
+                               system.build_reranker())
+    assert len(cands) == 2 and all(c.hidden is not None for c in cands[0])

@@ -22,7 +22,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plugin", "--system", dest="system", metavar="NAME",
                    help="system to run, e.g. transformer, multi-trs, nec (loads the plugin providing it)")
     p.add_argument("--config", metavar="FILE", help="YAML config file")
-    p.add_argument("--preset", metavar="NAME", help="a named preset of the system (e.g. an ablation)")
+    p.add_argument("--preset", metavar="NAME", help="named presets of the system, comma-separated and applied in order (e.g. tiny,wo-egm)")
     p.add_argument("--data", metavar="PATH", help="dataset directory or archive (default: the embedded sample)")
     p.add_argument("--name", help="run name (default: the system name)")
     p.add_argument("--with", dest="extra_plugins", action="append", default=[], metavar="PLUGIN",

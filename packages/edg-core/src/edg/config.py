@@ -82,6 +82,8 @@ class TrainConfig(StrictModel):
     """Early stopping: evaluations without validation-loss improvement before stopping."""
     keep_checkpoints: int = 2
     num_workers: int = 0
+    find_unused_parameters: bool = False
+    """DDP: set for systems whose forward skips parameters on some steps."""
     progress: bool = True
 
 

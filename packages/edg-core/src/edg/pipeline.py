@@ -45,11 +45,11 @@ def open_session(system_name: Optional[str], config_file: Optional[str] = None, 
     plugins = load_for_system(name, wanted)
     system_cls = plugins.get("system", name)
     layers = [{"system": name}, system_cls.default_config()]
-    if preset:
-        if preset not in system_cls.presets:
+    for one in (preset.split(",") if preset else []):  # "tiny,wo-egm": applied in order
+        if one not in system_cls.presets:
             known = ", ".join(sorted(system_cls.presets)) or "none"
-            raise ConfigError(f"system '{name}' has no preset '{preset}' (presets: {known})")
-        layers.append(system_cls.presets[preset])
+            raise ConfigError(f"system '{name}' has no preset '{one}' (presets: {known})")
+        layers.append(system_cls.presets[one])
     layers += [file_layer, cli_layer, {"system": name, "plugins": sorted(set(wanted))}]
     config = resolve(layers)
     return _build_session(config, plugins)
@@ -125,7 +125,8 @@ def prepare_tokenizer(session: Session, splits: dict[str, Any], run_dir: Path):
         train = splits["train"]
         texts = (u for ctx, tgt in zip(train["context"], train["target"]) for u in [*ctx, tgt])
         tokenizer = build_tokenizer(session.config.tokenizer, texts, session.system.special_tokens())
-        save_tokenizer(tokenizer, tok_dir)
+        if is_main_process():  # training is deterministic: other DDP ranks build the same one
+            save_tokenizer(tokenizer, tok_dir)
     session.system.tokenizer = tokenizer
     return tokenizer
 

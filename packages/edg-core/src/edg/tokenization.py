@@ -84,7 +84,15 @@ def load_pretrained(name_or_path: str | None, special: list[str]):
 
 
 def save_tokenizer(tokenizer, directory: str | Path) -> None:
-    tokenizer.save_pretrained(str(directory))
+    """Save into a temporary directory renamed into place: never a half-written tokenizer."""
+    import os
+    import shutil
+
+    directory = Path(directory)
+    tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tokenizer.save_pretrained(str(tmp))
+    os.replace(tmp, directory)
 
 
 def load_tokenizer(directory: str | Path):

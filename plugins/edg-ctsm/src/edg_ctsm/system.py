@@ -24,6 +24,8 @@ COGNITIVE_RELATIONS = ["xIntent", "xNeed", "xWant", "xEffect"]
 AFFECTIVE_RELATION = "xReact"
 #: CEM drops these words from the COMET tails
 KNOWLEDGE_STOPWORDS = ("to", "none")
+#: peak learning rate of CEM's NoamOpt(d_model=300, factor=1, warmup=8000)
+NOAM_PEAK_LR = round((300 * 8000) ** -0.5, 8)
 
 
 def shared_data_dir() -> Path:
@@ -138,7 +140,8 @@ class CtsmSystem(System):
             "tokenizer": {"kind": "word", "vocab_size": 30000},
             "knowledge": {"comet.social": {}},
             "losses": [dict(spec) for spec in EQ25_LOSSES],
-            "train": {"optimizer": "adam", "lr": 1e-4, "schedule": "noam", "warmup_steps": 8000,
+            # CEM's NoamOpt(300, 1, 8000, Adam(0.9, 0.98, 1e-9)) peaks at (300 · 8000)^-0.5
+            "train": {"optimizer": "adam", "lr": NOAM_PEAK_LR, "schedule": "noam", "warmup_steps": 8000,
                       "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16},
             "generation": {"strategy": "greedy", "max_length": 30},
         }

@@ -35,7 +35,6 @@ compares like with like.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Optional
 
 import torch

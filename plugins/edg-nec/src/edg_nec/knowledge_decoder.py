@@ -240,9 +240,40 @@ class KnowledgeBartDecoder(Decoder):
                     else:
                         c.hidden = state.means[where[0]][where[1]]
                 missing.append(miss)
-            if any(missing):  # candidates cut at max_length were never fed back: one batched pass
-                self.attach_hidden(missing, memory)
+            if any(missing):
+                self._finish_hidden(state, memory, missing)
         return candidates
+
+    def _finish_hidden(self, state: _SearchState, memory: EncoderOutput, missing: list[list[Candidate]]) -> None:
+        """Candidates cut at ``max_length`` end with a token that was never fed back: one more
+        cached single-token step on their parents' rows gives their mean state; anything
+        else falls back to a teacher-forced pass."""
+        last = len(state.means) - 1
+        rows, tokens, found = [], [], []
+        rest: list[list[Candidate]] = [[] for _ in missing]
+        for b, cands in enumerate(missing):
+            for c in cands:
+                where = state.records.get((b, tuple(c.token_ids[:-1]))) if c.token_ids else None
+                if where is not None and where[0] == last and state.prefix is not None:
+                    rows.append(where[1]), tokens.append(c.token_ids[-1]), found.append(c)
+                else:
+                    rest[b].append(c)
+        if rows:
+            device = memory.hidden.device
+            idx = torch.tensor(rows, device=device)
+            t = state.prefix.size(1)
+            past = [(k.index_select(0, idx), v.index_select(0, idx)) for k, v in state.self_kv]
+            cross = [(ek.index_select(0, idx), ev.index_select(0, idx),
+                      None if kn is None else (kn[0].index_select(0, idx), kn[1].index_select(0, idx)))
+                     for ek, ev, kn in state.cross]
+            mem = memory.index_select(idx // state.group)
+            ids = torch.tensor(tokens, device=device)[:, None]
+            hidden, _ = self._run(ids, mem, start=t, past=past, cross=cross)
+            means = (state.hsum.index_select(0, idx) + hidden[:, -1].float()) / (t + 1)
+            for c, h in zip(found, means):
+                c.hidden = h
+        if any(rest):
+            self.attach_hidden(rest, memory)
 
     @torch.no_grad()
     def attach_hidden(self, candidates: list[list[Candidate]], memory: EncoderOutput) -> None:

@@ -41,7 +41,8 @@ class TransformerSystem(System):
         return {
             "tokenizer": {"kind": "word", "vocab_size": 30000},
             "losses": [{"name": "nll", "weight": 1.0}],
-            "train": {"optimizer": "adam", "lr": 1e-4, "schedule": "noam", "warmup_steps": 8000,
+            # MoEL/CEM's NoamOpt (factor 1, warm-up 8000, d=300) peaks at 300^-0.5 * 8000^-0.5
+            "train": {"optimizer": "adam", "lr": 6.455e-4, "schedule": "noam", "warmup_steps": 8000,
                       "betas": [0.9, 0.98], "batch_size": 16},
             "generation": {"strategy": "greedy", "max_length": 30},
         }

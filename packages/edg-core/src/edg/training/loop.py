@@ -129,7 +129,8 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
         torch.cuda.set_device(device)
     seed_everything(cfg.seed + rank)
     model.to(device)
-    net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True) if distributed else model
+    net = torch.nn.parallel.DistributedDataParallel(
+        model, find_unused_parameters=cfg.find_unused_parameters) if distributed else model
     amp_dtype = autocast_dtype(cfg.precision, device)
     autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
     scaler = torch.amp.GradScaler(enabled=amp_dtype == torch.float16)
@@ -150,6 +151,7 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_multiplier(cfg.schedule, cfg.warmup_steps, total_steps))
 
     state = LoopState()
+    run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir = run_dir / "checkpoints"
     log = MetricsLog(run_dir / "metrics.jsonl")
     if resume and (latest := ckpt.find_checkpoint(ckpt_dir)) is not None:

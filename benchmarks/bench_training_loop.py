@@ -1,0 +1,112 @@
+"""Overhead of edg's training loop over a minimal plain-PyTorch loop.
+
+Both loops train the same tiny Transformer (same initial weights) on the same batches
+(same sampler order, same collate) for the same number of steps, in one process,
+alternating order over several rounds; the figure is the median time ratio edg/plain
+(target <= 1.10). edg's time includes everything its loop does: progress bar, logging,
+the final validation and the atomic checkpoint.
+
+    uv run python benchmarks/bench_training_loop.py [--steps 150] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from _common import write_result
+
+TARGET = 1.10
+
+
+def plain_loop(model, system, dataset, steps: int, cfg) -> float:
+    from edg.training.loop import EpochSampler
+
+    model.train()
+    sampler = EpochSampler(len(dataset), seed=cfg.seed, shuffle=True)
+    loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, collate_fn=system.collate,
+                        generator=torch.Generator().manual_seed(cfg.seed))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup_steps))
+    start = time.perf_counter()
+    step, epoch = 0, 0
+    while step < steps:
+        sampler.set_epoch(epoch)
+        for batch in loader:
+            logits = model(batch).decoder.logits
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)),
+                                                     batch["labels"].reshape(-1), ignore_index=-100)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            if step == steps:
+                break
+        epoch += 1
+    return time.perf_counter() - start
+
+
+def edg_loop(model, session, splits, steps: int, run_dir: Path) -> float:
+    from edg.training.loop import train
+
+    losses = session.system.build_losses()
+    start = time.perf_counter()
+    state = train(model, session.system, losses, splits, session.config, run_dir)
+    assert state.step == steps
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--d-model", type=int, default=128)
+    args = parser.parse_args()
+
+    from edg import pipeline
+
+    overrides = [f"model.d_model={args.d_model}", "model.layers=2", "model.heads=4", f"model.ffn_dim={4 * args.d_model}",
+                 "model.dropout=0.0", f"train.max_steps={args.steps}", f"train.eval_every={10 * args.steps}",
+                 "train.log_every=50", "train.batch_size=16", "train.schedule=constant", "train.warmup_steps=10",
+                 "train.lr=1e-4", "train.optimizer=adam", "train.device=cpu"]
+    tmp = Path(tempfile.mkdtemp(prefix="edg-bench-"))
+    os.chdir(tmp)
+    session = pipeline.open_session("transformer", None, overrides)
+    splits, model = pipeline.build_everything(session, tmp / "build", progress=False)
+    initial = copy.deepcopy(model.state_dict())
+    torch.set_num_threads(max(1, (os.cpu_count() or 2)))
+
+    ratios, plain_times, edg_times = [], [], []
+    for r in range(args.rounds):
+        order = ["plain", "edg"] if r % 2 == 0 else ["edg", "plain"]
+        times = {}
+        for which in order:
+            model.load_state_dict(initial)
+            torch.manual_seed(0)
+            if which == "plain":
+                times[which] = plain_loop(model, session.system, splits["train"], args.steps, session.config.train)
+            else:
+                times[which] = edg_loop(model, session, splits, args.steps, tmp / f"run-{r}")
+        plain_times.append(times["plain"])
+        edg_times.append(times["edg"])
+        ratios.append(times["edg"] / times["plain"])
+        print(f"round {r}: plain {times['plain']:.2f} s, edg {times['edg']:.2f} s, ratio {ratios[-1]:.3f}")
+    ratio = statistics.median(ratios)
+    print(f"edg/plain = {ratio:.3f} (target <= {TARGET})")
+    write_result("training_loop", {"steps": args.steps, "d_model": args.d_model, "rounds": args.rounds,
+                                   "plain_s": plain_times, "edg_s": edg_times, "ratios": ratios,
+                                   "median_ratio": round(ratio, 4), "target": TARGET, "ok": ratio <= TARGET})
+
+
+if __name__ == "__main__":
+    main()

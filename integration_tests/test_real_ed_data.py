@@ -7,17 +7,13 @@ failure.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from edg.testing import require_shared
 from edg.data import EMOTION_TO_ID, EMOTIONS, SAMPLE_COLUMNS, UTTERANCE_LABELS, load_splits
 
-SHARED_DATA = Path(
-    os.environ.get("EDG_SHARED_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data"
-)
-ED_DIR = SHARED_DATA / "empatheticdialogues"
 
 # MoEL/CEM listener-turn samples with the shared data's split assignment (see its README)
 EXPECTED = {"train": 40290, "valid": 5724, "test": 5249}
@@ -25,12 +21,7 @@ EXPECTED = {"train": 40290, "valid": 5724, "test": 5249}
 
 @pytest.fixture(scope="module")
 def ed_dir() -> Path:
-    if not (ED_DIR / "train.csv").is_file():
-        reason = f"real EmpatheticDialogues not found at {ED_DIR} (set EDG_SHARED_DATA to the shared/data folder)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return ED_DIR
+    return require_shared("empatheticdialogues/train.csv").parent
 
 
 @pytest.fixture(scope="module")

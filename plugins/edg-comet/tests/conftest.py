@@ -3,29 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
-def shared_data_dir() -> Path:
-    """``$EDG_SHARED_DATA``, else ``../shared/data`` beside the repository."""
-    env = os.environ.get("EDG_SHARED_DATA")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
-
-
-def require_shared(relative: str) -> Path:
-    """A file of the shared data; skipped if absent, but a failure on CI."""
-    path = shared_data_dir() / relative
-    if not path.exists():
-        message = f"shared test data not found: {path} (set EDG_SHARED_DATA)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+from edg.testing import require_shared
 
 
 @pytest.fixture(scope="session")

@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
-def shared_data_dir() -> Path:
-    env = os.environ.get("EDG_SHARED_DATA")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
-
-
-def _require(path: Path, what: str) -> Path:
-    """Skipped when absent, except on CI (``CI`` set), where it is a failure."""
-    if not path.exists():
-        message = f"{what} not found: {path} (set EDG_SHARED_DATA)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+from edg.testing import require_shared
 
 
 @pytest.fixture(scope="session")
 def lexicon_path() -> Path:
-    return _require(shared_data_dir() / "nrc_vad" / "NRC-VAD-Lexicon.txt", "NRC VAD lexicon")
+    return require_shared("nrc_vad/NRC-VAD-Lexicon.txt")
 
 
 @pytest.fixture(scope="session")
 def ed_path() -> Path:
-    return _require(shared_data_dir() / "empatheticdialogues" / "train.csv", "EmpatheticDialogues").parent
+    return require_shared("empatheticdialogues/train.csv").parent
 
 
 @pytest.fixture(scope="session")

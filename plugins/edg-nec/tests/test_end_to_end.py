@@ -6,22 +6,14 @@ validation-based checkpoint selection and reranked beam search on the test split
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-
-
 def shared_data() -> Path:
-    root = Path(os.environ["EDG_SHARED_DATA"]) if os.environ.get("EDG_SHARED_DATA") else REPO.parent / "shared" / "data"
-    path = root / "empatheticdialogues"
-    if not path.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"shared data missing: {path}")
-        pytest.skip(f"shared data missing: {path} (set EDG_SHARED_DATA)")
-    return path
+    from edg.testing import require_shared
+
+    return require_shared("empatheticdialogues")
 
 
 def test_edg_run_nec_tiny(tmp_path, monkeypatch):

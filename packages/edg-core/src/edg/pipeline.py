@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from edg.config import RunConfig, read_yaml, resolve, validate
-from edg.errors import ConfigError, PluginError
+from edg.errors import ConfigError
 from edg.plugins import PluginManager, load_for_system
 from edg.runs import (environment_info, load_config, new_run_dir, read_json, save_config, write_json)
 
@@ -57,7 +57,7 @@ def open_session(system_name: Optional[str], config_file: Optional[str] = None, 
 
 def session_from_run(run_dir: Path, overrides: list[str] = ()) -> Session:
     """Reopen a run directory with its saved config (plus optional overrides)."""
-    from edg.config import deep_merge, parse_overrides
+    from edg.config import parse_overrides
 
     config = load_config(run_dir)
     if overrides:

@@ -1,4 +1,4 @@
-"""Helpers for testing edg and its plugins (no test framework imported here)."""
+"""Helpers for testing edg and its plugins (pytest is imported only when needed)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,28 @@ TINY_TRANSFORMER = [
 ]
 
 
-def shared_data_dir() -> Path | None:
-    """``../shared/data`` beside the repository (``$EDG_SHARED_DATA`` overrides), or None."""
-    if os.environ.get("EDG_SHARED_DATA"):
-        path = Path(os.environ["EDG_SHARED_DATA"])
-        return path if path.is_dir() else None
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent.parent / "shared" / "data"
-        if (parent / "pyproject.toml").is_file() and (parent / "packages").is_dir() and candidate.is_dir():
-            return candidate
-    return None
+def shared_data_dir() -> Path:
+    """``$EDG_SHARED_DATA``, else ``../shared/data`` beside the repository checkout
+    (found from this file, or from the working directory for installed copies)."""
+    env = os.environ.get("EDG_SHARED_DATA")
+    if env:
+        return Path(env)
+    for start in (Path(__file__).resolve(), Path.cwd().resolve()):
+        for parent in start.parents:
+            if (parent / "packages" / "edg-core").is_dir():
+                return parent.parent / "shared" / "data"
+    return Path.cwd() / ".." / "shared" / "data"
+
+
+def require_shared(relative: str) -> Path:
+    """A path inside the shared data for a test: skipped when absent, but a failure when
+    ``CI`` is set (CI always has the data beside the clone)."""
+    import pytest
+
+    path = shared_data_dir() / relative
+    if not path.exists():
+        message = f"shared test data not found: {path} (set EDG_SHARED_DATA)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

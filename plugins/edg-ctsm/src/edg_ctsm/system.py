@@ -10,8 +10,6 @@ See ``docs/plugins/ctsm.md`` for the equation-to-code map.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any, Optional
 
 from edg.batching import collate_dialogue, pad
@@ -28,15 +26,10 @@ KNOWLEDGE_STOPWORDS = ("to", "none")
 NOAM_PEAK_LR = round((300 * 8000) ** -0.5, 8)
 
 
-def shared_data_dir() -> Path:
-    """``$EDG_SHARED_DATA``, else ``<repo root>/../shared/data`` (for tests and the tiny preset)."""
-    env = os.environ.get("EDG_SHARED_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[4].parent / "shared" / "data"
-
-
 def shared_vad_lexicon() -> str:
+    """The lexicon beside the checkout, for the tiny preset (tests and smoke runs)."""
+    from edg.testing import shared_data_dir
+
     return str(shared_data_dir() / "nrc_vad" / "NRC-VAD-Lexicon.txt")
 
 

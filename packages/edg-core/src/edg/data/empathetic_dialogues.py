@@ -43,7 +43,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from edg.data.emotions import EMOTION_TO_ID, EMOTIONS, UTTERANCE_LABELS
+from edg.data.emotions import EMOTION_TO_ID, UTTERANCE_LABELS
 from edg.errors import ConfigError, DataError, EdgError, ResourceError
 
 logger = logging.getLogger(__name__)

@@ -50,3 +50,11 @@ def test_config_round_trip(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text(dump_yaml(cfg.model_dump(mode="json")))
     assert RunConfig.model_validate(read_yaml(path)) == cfg
+
+
+def test_quoted_keys_may_hold_dots():
+    layer = parse_overrides(['knowledge."comet.social".num_beams=3', 'knowledge."comet.social".device=cpu'])
+    assert layer == {"knowledge": {"comet.social": {"num_beams": 3, "device": "cpu"}}}
+    assert resolve([layer]).knowledge["comet.social"]["num_beams"] == 3
+    with pytest.raises(ConfigError, match="key.path=value"):
+        parse_overrides(['knowledge."comet.social.num_beams=3'])

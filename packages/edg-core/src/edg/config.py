@@ -161,21 +161,52 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
     """``["train.lr=1e-4", "model.d_model=64"]`` -> nested dict (values parsed as YAML)."""
     out: dict[str, Any] = {}
     for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key or any(not part for part in key.split(".")):
+        key, sep, raw = _split_assignment(item)
+        parts = _key_parts(key)
+        if not sep or not key or parts is None:
             raise ConfigError(f"override '{item}' is not of the form key.path=value")
         try:
             value = yaml.safe_load(raw) if raw != "" else None
         except yaml.YAMLError:
             value = raw
         node = out
-        parts = key.split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override '{item}' conflicts with another override")
         node[parts[-1]] = value
     return out
+
+
+def _split_assignment(item: str) -> tuple[str, str, str]:
+    """Split at the first ``=`` outside double quotes."""
+    quoted = False
+    for i, ch in enumerate(item):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "=" and not quoted:
+            return item[:i], "=", item[i + 1:]
+    return item, "", ""
+
+
+def _key_parts(key: str) -> list[str] | None:
+    """``a.b.c`` -> [a, b, c]; a quoted part may hold dots:
+    ``knowledge."comet.social".num_beams`` -> [knowledge, comet.social, num_beams]."""
+    parts, current, quoted, was_quoted = [], "", False, False
+    for ch in key:
+        if ch == '"':
+            quoted, was_quoted = not quoted, True
+        elif ch == "." and not quoted:
+            if not current and not was_quoted:
+                return None
+            parts.append(current)
+            current, was_quoted = "", False
+        else:
+            current += ch
+    if quoted or (not current and not was_quoted):
+        return None
+    parts.append(current)
+    return parts
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

@@ -16,7 +16,8 @@ class EmotionModule(Component, nn.Module, ABC):
 
     Built as ``cls(options, d_model=..., num_emotions=32, **extra)``. ``forward`` takes the
     encoder states [B, L, D], the mask [B, L] (True on tokens) and named feature tensors
-    from the batch (e.g. ``vad`` [B, L, 3] or ``idf`` [B, L]) that a module may require.
+    (e.g. ``input_ids`` [B, L], ``vad`` [B, L, 3]; batch-first unless the module documents
+    a shared tensor such as emotion-word embeddings [32, D]) that a module may require.
     Emotion labels never enter this module; loss terms compare its logits to them.
     """
 

@@ -151,3 +151,33 @@ def test_ddp_with_gloo_on_two_cpu_processes(tmp_path):
     assert summary["steps"] == 12
     records = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert len([r for r in records if r["split"] == "valid"]) == 3  # rank 0 alone logs
+
+
+def test_multi_trs_seeds_report_and_rescore(tmp_path):
+    """multi-trs predicts emotion; --seeds aggregates; report and score reuse the outputs."""
+    out = _edg(["run", "--plugin", "multi-trs", "--seeds", "1,2", *TINY], tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    run_dirs = sorted((tmp_path / "runs" / "multi-trs").iterdir())
+    run_dirs = [d for d in run_dirs if d.is_dir()]
+    assert len(run_dirs) == 2
+    seeds = {json.loads((d / "summary.json").read_text())["seed"] for d in run_dirs}
+    assert seeds == {1, 2}
+    for d in run_dirs:
+        summary = json.loads((d / "summary.json").read_text())
+        assert 0 <= summary["test"]["acc"] <= 100
+        assert (d / "confusion_matrix.png").is_file()
+        assert all("pred_emotion" in json.loads(l) for l in (d / "test_outputs.jsonl").read_text().splitlines())
+    table = (tmp_path / "runs" / "multi-trs" / "seeds-1-2.md").read_text()
+    assert "±" in table and "acc" in table
+
+    report = _edg(["report", *map(str, run_dirs), "--out", str(tmp_path / "report")], tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert "Multi-TRS" in report.stdout  # the published row beside ours
+    assert {p.name for p in (tmp_path / "report").iterdir()} >= {"report.md", "report.csv", "report.tex"}
+
+    # rescoring the written outputs reproduces the run's own text metrics
+    scored = _edg(["score", str(run_dirs[0] / "test_outputs.jsonl"), "--metrics", "bleu-2,dist-1,acc"], tmp_path)
+    assert scored.returncode == 0, scored.stderr
+    summary = json.loads((run_dirs[0] / "summary.json").read_text())["test"]
+    row = next(l for l in scored.stdout.splitlines() if l.startswith("| dist-1 "))
+    assert f"{summary['dist-1']:.2f}" in row

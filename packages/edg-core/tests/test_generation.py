@@ -86,3 +86,17 @@ def test_banned_tokens_never_appear():
     cfg = GenerationConfig(strategy="greedy", max_length=3, min_length=0)
     cands = search(prefers_pad, memory(), cfg, bos_id=BOS, eos_id=EOS, banned_ids=(PAD,))
     assert PAD not in cands[0][0].token_ids
+
+
+def test_transformer_decoder_next_token_matches_full_forward():
+    from edg.components.transformer_decoder import TransformerDecoder, TransformerDecoderOptions
+    from edg.models.embeddings import DialogueEmbedding
+
+    torch.manual_seed(0)
+    emb = DialogueEmbedding(20, 16, 0, dropout=0.0)
+    dec = TransformerDecoder(TransformerDecoderOptions(layers=2, heads=2, ffn_dim=32, dropout=0.0),
+                             d_model=16, embedding=emb, bos_id=1, eos_id=2, pad_id=0).eval()
+    mem = EncoderOutput(torch.randn(3, 5, 16), torch.ones(3, 5, dtype=torch.bool))
+    prefix = torch.tensor([[1, 4, 5], [1, 6, 7], [1, 8, 9]])
+    full = dec(prefix, mem).log_probs()[:, -1]
+    torch.testing.assert_close(dec.next_token(prefix, mem), full, rtol=1e-5, atol=1e-5)

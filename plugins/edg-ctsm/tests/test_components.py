@@ -215,6 +215,9 @@ def test_pointer_generator_decoder_returns_normalised_log_probs():
     assert torch.allclose(out.logits.exp()[1, :, 9], expected, atol=1e-5)
     step = dec.next_token(torch.tensor([[2], [2]]), memory)
     assert step.shape == (2, 10)
+    prefix = torch.tensor([[2, 4, 5], [2, 6, 7]])
+    torch.testing.assert_close(dec.next_token(prefix, memory), dec(prefix, memory).logits[:, -1],
+                               rtol=1e-5, atol=1e-6)  # the last-position shortcut is exact
 
 
 # -- diversity loss (CEM) -----------------------------------------------------------------

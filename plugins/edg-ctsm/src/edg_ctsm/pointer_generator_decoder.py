@@ -98,6 +98,15 @@ class PointerGeneratorDecoder(Decoder):
         self.p_gen = nn.Linear(d_model, 1) if options.pointer else None
 
     def forward(self, input_ids: Tensor, memory: EncoderOutput) -> DecoderOutput:
+        hidden, weights = self._states(input_ids, memory)
+        return self._distribution(hidden, weights, memory)
+
+    def next_token(self, prefix: Tensor, memory: EncoderOutput) -> Tensor:
+        # the output distribution of the last position only: generation never needs the others
+        hidden, weights = self._states(prefix, memory)
+        return self._distribution(hidden[:, -1:], weights[:, -1:], memory).logits[:, -1, :]
+
+    def _states(self, input_ids: Tensor, memory: EncoderOutput) -> tuple[Tensor, Tensor]:
         t = input_ids.size(1)
         causal = torch.triu(torch.ones(t, t, dtype=torch.bool, device=input_ids.device), diagonal=1)
         tgt_pad = input_ids.eq(self.pad_id) & input_ids.ne(self.bos_id)
@@ -105,7 +114,9 @@ class PointerGeneratorDecoder(Decoder):
         weights = None
         for layer in self.layers:
             x, weights = layer(x, memory.hidden, causal, tgt_pad, ~memory.mask)
-        hidden = self.norm(x)
+        return self.norm(x), weights
+
+    def _distribution(self, hidden: Tensor, weights: Tensor, memory: EncoderOutput) -> DecoderOutput:
         logits = hidden @ self.embedding.word.weight.t()
         if self.p_gen is None:
             return DecoderOutput(torch.log_softmax(logits.float(), -1), hidden, is_log_probs=True)

@@ -32,14 +32,21 @@ class TransformerDecoder(Decoder):
         self.layers = nn.TransformerDecoder(layer, options.layers, norm=nn.LayerNorm(d_model))
 
     def forward(self, input_ids: Tensor, memory: EncoderOutput) -> DecoderOutput:
+        hidden = self._states(input_ids, memory)
+        return DecoderOutput(hidden @ self.embedding.word.weight.t(), hidden)
+
+    def next_token(self, prefix: Tensor, memory: EncoderOutput) -> Tensor:
+        # project only the last position onto the vocabulary: the costliest product
+        last = self._states(prefix, memory)[:, -1]
+        return torch.log_softmax((last @ self.embedding.word.weight.t()).float(), dim=-1)
+
+    def _states(self, input_ids: Tensor, memory: EncoderOutput) -> Tensor:
         t = input_ids.size(1)
         causal = torch.triu(torch.ones(t, t, dtype=torch.bool, device=input_ids.device), diagonal=1)
-        hidden = self.layers(
+        return self.layers(
             self.embedding(input_ids),
             memory.hidden,
             tgt_mask=causal,
             tgt_key_padding_mask=input_ids.eq(self.pad_id) & input_ids.ne(self.bos_id),
             memory_key_padding_mask=~memory.mask,
         )
-        logits = hidden @ self.embedding.word.weight.t()
-        return DecoderOutput(logits, hidden)

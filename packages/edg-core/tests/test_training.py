@@ -26,7 +26,7 @@ def _edg(args, cwd, timeout=300, **kw):
 
 
 def test_run_directory_is_complete(trained_run):
-    for name in ["config.yaml", "env.json", "metrics.jsonl", "summary.json", "test_outputs.jsonl",
+    for name in ["config.yaml", "env.json", "metrics.jsonl", "summary.json", "test_outputs.jsonl", "report.md",
                  "tokenizer/tokenizer.json", "checkpoints/LATEST", "checkpoints/BEST", "loss_curves.png"]:
         assert (trained_run / name).exists(), name
     summary = json.loads((trained_run / "summary.json").read_text())

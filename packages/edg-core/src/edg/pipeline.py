@@ -185,6 +185,9 @@ def test_run(session: Session, run_dir: Path, model=None, splits=None, *, which:
     })
     write_json(summary_path, summary)
     _plots(run_dir)
+    from edg.reporting.report import write_report
+
+    write_report([run_dir], run_dir)  # report.{md,csv,tex}: ours beside the published rows
     return summary
 
 

@@ -100,3 +100,11 @@ def test_transformer_decoder_next_token_matches_full_forward():
     prefix = torch.tensor([[1, 4, 5], [1, 6, 7], [1, 8, 9]])
     full = dec(prefix, mem).log_probs()[:, -1]
     torch.testing.assert_close(dec.next_token(prefix, mem), full, rtol=1e-5, atol=1e-5)
+
+
+def test_metric_text_makes_references_and_responses_comparable():
+    from edg.evaluation import metric_text
+
+    assert metric_text("That's it, I PROMISE!") == "that ' s it , i promise !"
+    assert metric_text("that ' s it , i promise !") == metric_text("That's it, I PROMISE!")
+    assert metric_text("  ") == ""

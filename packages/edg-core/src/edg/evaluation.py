@@ -18,13 +18,14 @@ from edg.data import EMOTIONS
 from edg.training.loop import to_device
 
 
-_WORD_OR_PUNCT = re.compile(r"[\w']+|[^\w\s]")
+_WORD_OR_PUNCT = re.compile(r"\w+|[^\w\s]")
 
 
 def metric_text(text: str) -> str:
-    """Lowercased words and punctuation separated by spaces (as the NLTK-tokenised
-    references of MoEL/CEM), so that the evaluator's whitespace split sees words
-    whatever the tokenizer (word-level, BPE, pretrained) produced."""
+    """Lowercased words and punctuation marks separated by spaces, so that the evaluator's
+    whitespace split sees the same tokens in a reference and in a response whatever the
+    model's tokenizer produced (``"That's it."`` and a word-level model's ``"that ' s it ."``
+    both become ``"that ' s it ."``)."""
     return " ".join(_WORD_OR_PUNCT.findall(text.lower()))
 
 

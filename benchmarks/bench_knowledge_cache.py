@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import write_result
 
 ROOT = Path(__file__).resolve().parent
 TARGET_RATIO = 20.0
@@ -78,13 +78,9 @@ def main() -> int:
         "speedup": round(ratio, 1),
         "target_speedup": TARGET_RATIO,
         "meets_target": ratio >= TARGET_RATIO,
-        "python": sys.version.split()[0],
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
     }
-    out = ROOT / "results" / "knowledge_cache.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+    write_result("knowledge_cache", result)
     return 0 if result["meets_target"] else 1
 
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import sys
 import time
 from pathlib import Path
+
+from _common import write_result
 
 import numpy as np
 
@@ -69,13 +68,9 @@ def main() -> int:
         "tokens_per_second": round(n_tokens / features_s),
         "target_seconds": TARGET_S,
         "meets_target": features_s + lexicon_s < TARGET_S,
-        "python": sys.version.split()[0],
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
     }
-    out = ROOT / "results" / "vad.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+    write_result("vad", result)
     return 0 if result["meets_target"] else 1
 
 

@@ -275,22 +275,3 @@ class KnowledgeBartDecoder(Decoder):
         if any(rest):
             self.attach_hidden(rest, memory)
 
-    @torch.no_grad()
-    def attach_hidden(self, candidates: list[list[Candidate]], memory: EncoderOutput) -> None:
-        """As the core's, but without the output projection."""
-        flat = [(i, c) for i, cands in enumerate(candidates) for c in cands]
-        if not flat:
-            return
-        device = memory.hidden.device
-        longest = max(len(c.token_ids) for _, c in flat) + 1
-        ids = torch.full((len(flat), longest), self.pad_id, dtype=torch.long, device=device)
-        for row, (_, c) in enumerate(flat):
-            seq = [self.bos_id, *c.token_ids]
-            ids[row, : len(seq)] = torch.tensor(seq, device=device)
-        lengths = torch.tensor([len(c.token_ids) + 1 for _, c in flat], device=device)
-        rows = torch.tensor([i for i, _ in flat], device=device)
-        hidden = self.hidden_states(ids, memory.index_select(rows)).float()
-        mask = (torch.arange(longest, device=device)[None, :] < lengths[:, None]).unsqueeze(-1)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-        for row, (_, c) in enumerate(flat):
-            c.hidden = pooled[row]

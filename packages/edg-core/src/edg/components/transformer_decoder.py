@@ -32,15 +32,15 @@ class TransformerDecoder(Decoder):
         self.layers = nn.TransformerDecoder(layer, options.layers, norm=nn.LayerNorm(d_model))
 
     def forward(self, input_ids: Tensor, memory: EncoderOutput) -> DecoderOutput:
-        hidden = self._states(input_ids, memory)
+        hidden = self.hidden_states(input_ids, memory)
         return DecoderOutput(hidden @ self.embedding.word.weight.t(), hidden)
 
     def next_token(self, prefix: Tensor, memory: EncoderOutput) -> Tensor:
         # project only the last position onto the vocabulary: the costliest product
-        last = self._states(prefix, memory)[:, -1]
+        last = self.hidden_states(prefix, memory)[:, -1]
         return torch.log_softmax((last @ self.embedding.word.weight.t()).float(), dim=-1)
 
-    def _states(self, input_ids: Tensor, memory: EncoderOutput) -> Tensor:
+    def hidden_states(self, input_ids: Tensor, memory: EncoderOutput) -> Tensor:
         t = input_ids.size(1)
         causal = torch.triu(torch.ones(t, t, dtype=torch.bool, device=input_ids.device), diagonal=1)
         return self.layers(

@@ -33,6 +33,11 @@ class Decoder(Component, nn.Module, ABC):
     def forward(self, input_ids: Tensor, memory: EncoderOutput) -> DecoderOutput:
         """Teacher forcing: ``input_ids`` [B, T] are the targets shifted right (BOS first)."""
 
+    def hidden_states(self, input_ids: Tensor, memory: EncoderOutput) -> Tensor:
+        """Last-layer states [B, T, D] under teacher forcing (override to skip the output
+        projection)."""
+        return self.forward(input_ids, memory).hidden
+
     def next_token(self, prefix: Tensor, memory: EncoderOutput) -> Tensor:
         """Log-probabilities [N, V] of the next token after each prefix [N, t]."""
         out = self.forward(prefix, memory)
@@ -62,7 +67,7 @@ class Decoder(Component, nn.Module, ABC):
             ids[row, : len(seq)] = torch.tensor(seq, device=device)
         lengths = torch.tensor([len(c.token_ids) + 1 for _, c in flat], device=device)
         rows = torch.tensor([i for i, _ in flat], device=device)
-        hidden = self.forward(ids, memory.index_select(rows)).hidden
+        hidden = self.hidden_states(ids, memory.index_select(rows)).float()
         mask = (torch.arange(longest, device=device)[None, :] < lengths[:, None]).unsqueeze(-1)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
         for row, (_, c) in enumerate(flat):

@@ -14,7 +14,6 @@ context), and the sample gets ``{relation: [tails...]}`` for the configured rela
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +22,7 @@ from pydantic import field_validator
 from edg.config import StrictModel
 from edg.errors import ConfigError, DataError
 from edg.interfaces.knowledge import KnowledgeSource
+from edg.jsonl import json_objects
 from edg_comet.generator import normalise_tails
 from edg_comet.relations import SOCIAL_RELATIONS, check_relations, unknown_relation_message
 from edg_comet.source import clean_text
@@ -50,16 +50,8 @@ def read_knowledge_file(path: Path, tails_field: str = "tails") -> dict[tuple[st
         raise DataError(f"knowledge file not found: {path} (option 'path' of comet.file)")
     table: dict[tuple[str, str], list[str]] = {}
     with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
+        for lineno, row in json_objects(handle, lambda n: f"{path}:{n}"):
             where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: invalid JSON: {exc.msg}") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{where}: expected a JSON object")
             head, relation, tails = row.get("head"), row.get("relation"), row.get(tails_field)
             if not isinstance(head, str) or not isinstance(relation, str):
                 raise DataError(f"{where}: 'head' and 'relation' must be strings")

@@ -45,6 +45,7 @@ from typing import Any
 
 from edg.data.emotions import EMOTION_TO_ID, UTTERANCE_LABELS
 from edg.errors import ConfigError, DataError, EdgError, ResourceError
+from edg.jsonl import json_objects
 
 logger = logging.getLogger(__name__)
 
@@ -461,15 +462,8 @@ def _jsonl_scan_labels(path: Path, display: str) -> bool:
 
 
 def _jsonl_samples(path: str, display: str, with_labels: bool) -> Iterator[dict[str, Any]]:
-    for lineno, line in enumerate(_read_lines(Path(path), display), start=1):
-        if not line.strip():
-            continue
-        where = f"{display} line {lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{where}: invalid JSON ({e.msg})") from None
-        _validate_sample(obj, where, with_labels)
+    for lineno, obj in json_objects(_read_lines(Path(path), display), lambda n: f"{display} line {n}"):
+        _validate_sample(obj, f"{display} line {lineno}", with_labels)
         yield obj
 
 

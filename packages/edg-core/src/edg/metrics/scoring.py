@@ -16,11 +16,11 @@ Blank lines are skipped. Every malformed line raises :class:`~edg.errors.DataErr
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from edg.errors import DataError
+from edg.jsonl import json_objects
 
 REQUIRED_KEYS = ("hypothesis", "reference")
 OPTIONAL_KEYS = ("emotion", "pred_emotion")
@@ -44,15 +44,7 @@ def _check_label(value, path: Path, lineno: int, key: str):
 
 def _read_jsonl(path: Path, lines: list[str]) -> list[tuple[int, dict]]:
     out = []
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(obj, dict):
-            raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+    for lineno, obj in json_objects(lines, lambda n: f"{path}:{n}"):
         for key in REQUIRED_KEYS:
             if key not in obj:
                 raise DataError(f"{path}:{lineno}: missing key {key!r}")

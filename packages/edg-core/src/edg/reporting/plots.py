@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from edg.errors import CheckpointError, DataError, EdgError
+from edg.jsonl import json_objects
 
 
 def _figure(**kwargs):
@@ -20,19 +21,8 @@ def _figure(**kwargs):
 def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
     if not path.is_file():
         raise CheckpointError(f"run directory {path.parent}: no {path.name}")
-    out = []
     with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-            out.append((lineno, obj))
-    return out
+        return list(json_objects(fh, lambda n: f"{path}:{n}"))
 
 
 def _system_name(run_dir: Path) -> str:

@@ -11,7 +11,7 @@ import torch
 from edg.data.statistics import idf
 from edg.errors import DataError, ResourceError
 from edg_vad.features import CTSM_NEUTRAL, VadFeaturizer, idf_table_for_vocab, tokenize
-from edg_vad.lexicon import LEXICON_URL, load_lexicon
+from edg_vad.lexicon import LEXICON_URL, handmade_lexicon_path, load_lexicon
 
 
 def test_known_words_have_the_lexicon_values(lexicon_path):
@@ -42,6 +42,30 @@ def test_malformed_lines_name_file_and_line(tmp_path):
     bad.write_text("happy\t1.5\t0.5\t0.7\n")
     with pytest.raises(DataError, match=f"{bad}:1: values must lie in \\[0, 1\\]"):
         load_lexicon(bad)
+
+
+def test_comment_lines_and_a_header_after_them(tmp_path):
+    path = tmp_path / "vad.tsv"
+    path.write_text("# a note\n# another\nWord\tValence\tArousal\tDominance\nhappy\t0.9\t0.7\t0.6\n")
+    assert load_lexicon(path) == {"happy": (0.9, 0.7, 0.6)}
+
+
+def test_the_shipped_handmade_lexicon_is_small_original_and_loads(lexicon_path):
+    """The package-data lexicon (for offline tiny runs) loads, covers the 32 ED emotion words,
+    says in its header that it is not NRC's, and does not copy NRC's values."""
+    from edg.data import EMOTIONS
+
+    path = handmade_lexicon_path()
+    assert path.is_file() and "NOT the NRC VAD lexicon" in path.read_text()
+    handmade = load_lexicon(path)
+    assert 200 <= len(handmade) <= 1000 and set(EMOTIONS) <= set(handmade)
+    # hand-written values on a 0.05 grid, sensible directions
+    assert all(abs(v * 20 - round(v * 20)) < 1e-9 for values in handmade.values() for v in values)
+    assert handmade["happy"][0] > 0.8 > 0.2 > handmade["sad"][0]
+    assert handmade["terrified"][1] > handmade["content"][1]
+    nrc = load_lexicon(lexicon_path)
+    same = [w for w, values in handmade.items() if nrc.get(w) == values]
+    assert len(same) <= 2, same  # at most a chance coincidence with NRC's 3-decimal values
 
 
 def test_token_features_with_ctsm_neutral_default(lexicon_path):

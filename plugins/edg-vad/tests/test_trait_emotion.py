@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
@@ -49,17 +50,40 @@ def test_feature_concatenation_values(lexicon_path):
     torch.testing.assert_close(v_t[0, 4, :3], torch.tensor([1.0, 0.735, 0.772]))  # happy
     torch.testing.assert_close(v_t[1, 3, :3], torch.tensor([0.225, 0.333, 0.149]))  # sad
     torch.testing.assert_close(v_t[0, 1, :3], torch.tensor([0.0, 0.5, 0.0]))  # 'i': neutral
-    assert v_t[0, 4, 3].item() == pytest.approx(idf(DOCS, tokenize)["happy"])
+    assert v_t[0, 4, 3].item() == pytest.approx(idf(DOCS, tokenize)["happy"] / math.log(3))  # IDF / max
     torch.testing.assert_close(v_t[..., 4:], hidden @ module.compress.weight.T)  # W_C H_C
 
 
 def test_buffers_are_aligned_with_the_vocabulary(lexicon_path):
-    module = make(lexicon_path)
+    module = make(lexicon_path, idf_scaling="none")
     assert module.vad_table.shape == (len(VOCAB), 3) and module.idf_table.shape == (len(VOCAB),)
     table = idf(DOCS, tokenize)
     for i, token in enumerate(VOCAB):
         assert module.idf_table[i].item() == pytest.approx(table[token])  # unseen -> log N
     assert "vad_table" in module.state_dict()
+
+
+def test_idf_is_scaled_to_the_vad_range_by_default(lexicon_path):
+    table = idf(DOCS, tokenize)
+    module = make(lexicon_path)
+    # divided by the largest value, log N (3 documents; [PAD] was never seen): [0, 1] like VAD
+    assert module.idf_table.max().item() == pytest.approx(1.0)
+    assert module.idf_table[VOCAB.index("happy")].item() == pytest.approx(table["happy"] / math.log(3))
+    hidden, mask, ids = batch()
+    assert module.trait_features(hidden, ids)[..., 3].max() <= 1.0
+
+
+def test_handmade_lexicon_option(lexicon_path):
+    """``handmade_lexicon: true`` reads the lexicon edg-vad ships (offline tiny runs)."""
+    module = build(TraitEmotion, {"handmade_lexicon": True}, name="vad.trait", key="model.emotion",
+                   d_model=16, vocab=VOCAB, idf=idf(DOCS, tokenize))
+    from edg_vad.lexicon import handmade_lexicon_path, load_lexicon
+
+    handmade = load_lexicon(handmade_lexicon_path())
+    torch.testing.assert_close(module.vad_table[VOCAB.index("sad")], torch.tensor(handmade["sad"]))
+    assert module.in_lexicon_table[VOCAB.index("happy")] and not module.in_lexicon_table[VOCAB.index("today")]
+    with pytest.raises(ConfigError, match="either lexicon_path or handmade_lexicon"):
+        make(lexicon_path, handmade_lexicon=True)
 
 
 def test_forward_shapes_and_padding(lexicon_path):

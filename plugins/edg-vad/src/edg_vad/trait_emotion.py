@@ -6,7 +6,11 @@ Per token of the context::
     H_t = Encoder_t(V_t)                                   (eq. 4)
 
 ``V_VAD`` [L, 3] comes from the NRC VAD lexicon (unknown words: CTSM's neutral
-``[0, 0.5, 0]``), ``V_IDF`` [L, 1] from the training split's IDF, ``H~_C`` [L, d_cs] is the
+``[0, 0.5, 0]``; ``handmade_lexicon: true`` uses edg-vad's shipped hand-made lexicon
+instead, for offline smoke runs), ``V_IDF`` [L, 1] from the training split's IDF, divided
+by its largest value (``idf_scaling: max``, the default) so that it lies in [0, 1] like the
+VAD values (raw natural-log IDF reaches ~7–10 and would dominate the encoder's LayerNorm;
+CTSM does not say how it scales IDF), ``H~_C`` [L, d_cs] is the
 context encoding compressed by a linear map (``d_cs = 10`` in CTSM) and ``Encoder_t`` a
 small Transformer encoder of width ``d_t = 3 + 1 + d_cs`` (CTSM keeps ``H_t`` in
 ``R^{L x d_t}``). Both lookups are buffers indexed by the batch's ``input_ids``, so the
@@ -20,7 +24,7 @@ is added: ``H~_C`` already carries the context encoder's positions.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Literal, Mapping, Optional, Sequence
 
 import torch
 from pydantic import field_validator
@@ -31,12 +35,15 @@ from edg.errors import ConfigError
 from edg.interfaces.emotion import EmotionModule
 from edg.interfaces.types import EmotionOutput
 from edg_vad.features import CTSM_NEUTRAL, VadFeaturizer, idf_table_for_vocab
-from edg_vad.lexicon import load_lexicon, missing_lexicon_error
+from edg_vad.lexicon import handmade_lexicon_path, load_lexicon, missing_lexicon_error
 
 
 class TraitEmotionOptions(StrictModel):
     lexicon_path: Optional[str] = None
     """NRC-VAD-Lexicon.txt (not bundled: https://saifmohammad.com/WebPages/nrc-vad.html)."""
+    handmade_lexicon: bool = False
+    """Use edg-vad's shipped hand-made lexicon (284 words, original values, not NRC's) instead
+    of ``lexicon_path``: for smoke runs and tiny presets that must run offline."""
     neutral: tuple[float, float, float] = CTSM_NEUTRAL
     """VAD of words missing from the lexicon (CTSM: [0.00, 0.50, 0.00])."""
     d_cs: int = 10
@@ -52,6 +59,9 @@ class TraitEmotionOptions(StrictModel):
     idf_unknown: Optional[float] = None
     """IDF of vocabulary tokens the training split never had (``None``: the IDF table's
     default, ``log N``)."""
+    idf_scaling: Literal["max", "none"] = "max"
+    """``max``: IDF divided by the vocabulary's largest value (to [0, 1], the VAD range);
+    ``none``: raw natural-log IDF."""
 
     @field_validator("d_cs", "layers", "heads")
     @classmethod
@@ -76,12 +86,21 @@ class TraitEmotion(EmotionModule):
         idf: Mapping[str, float],
     ) -> None:
         super().__init__(options, d_model=d_model, num_emotions=num_emotions)
-        if options.lexicon_path is None:
+        if options.handmade_lexicon and options.lexicon_path is not None:
+            raise ConfigError("vad.trait: set either lexicon_path or handmade_lexicon: true, not both")
+        if options.handmade_lexicon:
+            lexicon_path = handmade_lexicon_path()
+        elif options.lexicon_path is None:
             raise missing_lexicon_error(None)
-        featurizer = VadFeaturizer(load_lexicon(options.lexicon_path), options.neutral)
+        else:
+            lexicon_path = options.lexicon_path
+        featurizer = VadFeaturizer(load_lexicon(lexicon_path), options.neutral)
         # one row per vocabulary id: the batch's input_ids index them directly
         self.register_buffer("vad_table", featurizer.table_for_vocab(list(vocab)))  # [V, 3]
-        self.register_buffer("idf_table", idf_table_for_vocab(list(vocab), idf, options.idf_unknown))  # [V]
+        idf_values = idf_table_for_vocab(list(vocab), idf, options.idf_unknown)
+        if options.idf_scaling == "max" and idf_values.numel() and idf_values.max() > 0:
+            idf_values = idf_values / idf_values.max()
+        self.register_buffer("idf_table", idf_values)  # [V]
         self.register_buffer("in_lexicon_table", featurizer.in_lexicon_for_vocab(list(vocab)))  # [V] bool
 
         self.d_t = 3 + 1 + options.d_cs

@@ -1,4 +1,5 @@
-"""Entity extraction (NLTK tagger or WordNet's noun index) and the comet.entity source."""
+"""Entity extraction (NLTK tagger, TextBlob's Pattern tagger or WordNet's noun index) and the
+comet.entity source."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pytest
 from edg.errors import ResourceError
 from edg.interfaces.component import build
 from edg.knowledge import KnowledgeCache, annotate
-from edg_comet.entities import NltkNounExtractor, WordnetNounExtractor
+from edg_comet.entities import (NltkNounExtractor, PatternNounExtractor, WordnetNounExtractor, make_extractor,
+                                nltk_tagger_installed)
 from edg_comet.entity import EntityKnowledge
 from edg_comet.relations import ENTITY_RELATIONS
 
@@ -55,10 +57,44 @@ def test_nltk_extractor_without_tagger_data_names_resource_and_fallback():
     try:
         nltk.pos_tag(["dog"])
     except LookupError:
-        with pytest.raises(ResourceError, match="NLTK resource 'averaged_perceptron_tagger\\w*'.*entity_extractor: wordnet"):
+        with pytest.raises(ResourceError, match="NLTK resource 'averaged_perceptron_tagger\\w*'.*pattern"):
             NltkNounExtractor()
     else:
         assert "dog" in NltkNounExtractor()("The dog barked at the car")
+
+
+def test_pattern_extractor_tags_nouns_offline():
+    """The Pattern tagger's lexicon ships inside the textblob wheel: no NLTK data, no system package."""
+    extract = PatternNounExtractor()
+    assert extract("My friend's dog lost her job at the bank. I'm so sorry!") == ["friend", "dog", "job", "bank"]
+    # tagging, not lookup: 'run' is a verb here, 'eggs' a plural noun
+    assert extract("I run to the store to buy some eggs") == ["store", "eggs"]
+    assert extract("What happened?") == []
+    assert extract("") == []
+    assert PatternNounExtractor().describe()["entity_extractor"] == "pattern"
+
+
+def test_auto_uses_nltk_only_when_its_data_is_installed(monkeypatch):
+    import edg_comet.entities as entities
+
+    monkeypatch.setattr(entities, "nltk_tagger_installed", lambda: False)
+    assert isinstance(make_extractor("auto"), PatternNounExtractor)
+    if nltk_tagger_installed():
+        monkeypatch.undo()
+        assert isinstance(make_extractor("auto"), NltkNounExtractor)
+
+
+def test_fingerprint_records_the_extractor_used(tiny_comet, wordnet_dir, monkeypatch):
+    import edg_comet.entities as entities
+
+    monkeypatch.setattr(entities, "nltk_tagger_installed", lambda: False)
+    base = {"model_name_or_path": str(tiny_comet), "device": "cpu"}
+    auto = build(EntityKnowledge, base, name="comet.entity", key="k").fingerprint()
+    pattern = build(EntityKnowledge, {**base, "entity_extractor": "pattern"}, name="comet.entity", key="k").fingerprint()
+    wordnet = build(EntityKnowledge, {**base, "entity_extractor": "wordnet", "wordnet_dir": str(wordnet_dir)},
+                    name="comet.entity", key="k").fingerprint()
+    assert auto == pattern and auto["entity_extractor"] == "pattern" and "textblob" in auto["tagger"]
+    assert wordnet["entity_extractor"] == "wordnet" and wordnet != pattern
 
 
 def test_entity_source(tiny_comet, wordnet_dir, tmp_path, samples):
@@ -92,5 +128,5 @@ def test_entity_source(tiny_comet, wordnet_dir, tmp_path, samples):
 def test_entity_source_rejects_unknown_extractor(tiny_comet):
     from edg.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="entity_extractor"):
+    with pytest.raises(ConfigError, match="entity_extractor.*'auto', 'nltk', 'pattern' or 'wordnet'"):
         build(EntityKnowledge, {"entity_extractor": "spacy"}, name="comet.entity", key="knowledge.comet.entity")

@@ -1,29 +1,40 @@
 """Entity (noun) extraction for ``comet.entity``.
 
-Two extractors, chosen explicitly with the option ``entity_extractor`` (never swapped
-silently, since they give different entities and so different knowledge):
+The extractor is chosen with the option ``entity_extractor``; the one actually used is
+part of the source's fingerprint (it changes which knowledge is generated, so answers
+of different extractors never mix in the cache):
 
-* ``nltk`` (default): nouns by part-of-speech tag (``NN``, ``NNS``) from ``nltk.pos_tag``.
-  Needs NLTK's tagger data (``averaged_perceptron_tagger_eng``); without it the extractor
-  raises a ``ResourceError`` naming the missing resource and the ``wordnet`` fallback.
-* ``wordnet``: offline fallback without a tagger. A word is a noun if it (or its singular,
-  by WordNet's own plural rules and ``noun.exc``) is in WordNet's noun index
-  ``index.noun``, read from ``wordnet_dir`` (default ``/usr/share/wordnet``, the Debian
-  package ``wordnet-base``). Words that are nouns in WordNet but mostly function words or
-  verbs in dialogue ("i", "have", "feel", ...) are dropped by a stopword list. It is
-  coarser than tagging: "run" in "I run" counts as a noun.
+* ``nltk``: nouns by part-of-speech tag (``NN``, ``NNS``) from ``nltk.pos_tag``, as the
+  NEC paper (§4.2). Needs NLTK's tagger data (``averaged_perceptron_tagger_eng``), which
+  no package registry installs; without it the extractor raises a ``ResourceError``
+  naming the resource and the alternatives.
+* ``pattern``: nouns (``NN``, ``NNS``) by TextBlob's Pattern tagger, whose lexicon and
+  rules ship inside the ``textblob`` wheel (a dependency of edg-comet): works offline on
+  any machine where edg-comet is installed.
+* ``auto`` (default): ``nltk`` when its tagger data is installed (the paper's tagger),
+  otherwise ``pattern``. The choice is made once, when the source is built, logged, and
+  recorded in the fingerprint.
+* ``wordnet``: lookup in WordNet 3.0's noun index ``index.noun`` in ``wordnet_dir``
+  (default ``/usr/share/wordnet``, the Debian package ``wordnet-base``); kept for
+  reproducing earlier runs. Coarser than tagging: "run" in "I run" counts as a noun.
 
-Both return lowercased entities in order of first appearance, without duplicates.
+All tokenise with the same regex (letters with inner apostrophes/hyphens; a possessive
+``'s`` is split off) and return lowercased entities in order of first appearance, without
+duplicates, without stopwords (pronouns, function words and frequent dialogue words that
+taggers or WordNet take for nouns) and without words containing an apostrophe.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from edg.errors import DataError, ResourceError
+from edg.errors import ConfigError, DataError, ResourceError
+
+log = logging.getLogger("edg.comet")
 
 DEFAULT_WORDNET_DIR = "/usr/share/wordnet"
 NOUN_TAGS = ("NN", "NNS")
@@ -59,6 +70,24 @@ def _words(text: str) -> list[str]:
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 
 
+def _tokens(text: str) -> list[str]:
+    """Regex word tokens in their original casing, a possessive ``'s`` split off
+    ("friend's" -> "friend", "'s") so that the tagger sees the noun."""
+    out: list[str] = []
+    for word in _WORD.findall(text.replace("’", "'")):
+        if word.lower().endswith("'s") and len(word) > 2:
+            out.extend((word[:-2], word[-2:]))
+        else:
+            out.append(word)
+    return out
+
+
+def _nouns(tagged: list[tuple[str, str]]) -> list[str]:
+    """Lowercased ``NN``/``NNS`` words of a tagged sentence, filtered and deduplicated."""
+    nouns = [w.lower() for w, tag in tagged if tag in NOUN_TAGS]
+    return _dedupe([w for w in nouns if w not in STOPWORDS and len(w) > 1 and "'" not in w])
+
+
 def _dedupe(words: list[str]) -> list[str]:
     seen: set[str] = set()
     out = []
@@ -70,14 +99,30 @@ def _dedupe(words: list[str]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------
+def nltk_tagger_installed() -> bool:
+    """Whether NLTK's part-of-speech tagger data can be loaded here."""
+    import nltk
+
+    try:
+        nltk.pos_tag(["test"])
+    except LookupError:
+        return False
+    return True
+
+
 class NltkNounExtractor:
     """Nouns by NLTK part-of-speech tag."""
+
+    name = "nltk"
 
     def __init__(self) -> None:
         import nltk
 
         self._nltk = nltk
         self.check()
+
+    def describe(self) -> dict[str, Any]:
+        return {"entity_extractor": self.name, "tagger": f"nltk {self._nltk.__version__} pos_tag"}
 
     def check(self) -> None:
         """Fail early, naming the missing NLTK resource and the offline fallback."""
@@ -89,14 +134,36 @@ class NltkNounExtractor:
             raise ResourceError(
                 f"NLTK resource '{resource}' is not installed (needed by entity_extractor: nltk); "
                 f"install it with nltk.download('{resource}'), or set the option "
-                f"entity_extractor: wordnet to use WordNet's noun index offline"
+                f"entity_extractor to pattern (offline tagger shipped with textblob) or auto"
             ) from None
 
     def __call__(self, text: str) -> list[str]:
-        tokens = _WORD.findall(text)  # regex tokens: no 'punkt' data needed
-        tagged = self._nltk.pos_tag(tokens)
-        nouns = [w.lower() for w, tag in tagged if tag in NOUN_TAGS]
-        return _dedupe([w for w in nouns if w not in STOPWORDS and len(w) > 1])
+        return _nouns(self._nltk.pos_tag(_tokens(text)))  # regex tokens: no 'punkt' data needed
+
+
+# ---------------------------------------------------------------------------------------
+class PatternNounExtractor:
+    """Nouns by TextBlob's Pattern tagger (lexicon and rules inside the textblob wheel)."""
+
+    name = "pattern"
+
+    def __init__(self) -> None:
+        from importlib.metadata import version
+
+        from textblob.en import tag
+
+        self._tag = tag
+        self._version = version("textblob")
+
+    def describe(self) -> dict[str, Any]:
+        return {"entity_extractor": self.name, "tagger": f"textblob {self._version} PatternTagger"}
+
+    def __call__(self, text: str) -> list[str]:
+        tokens = _tokens(text)
+        if not tokens:
+            return []
+        # tokenize=False: the Pattern tagger splits on spaces, so it sees exactly our tokens
+        return _nouns(self._tag(" ".join(tokens), tokenize=False))
 
 
 # ---------------------------------------------------------------------------------------
@@ -138,8 +205,14 @@ _NOUN_SUFFIXES = (("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", 
 class WordnetNounExtractor:
     """Nouns by lookup in WordNet's noun index (no tagger needed)."""
 
+    name = "wordnet"
+
     def __init__(self, wordnet_dir: str = DEFAULT_WORDNET_DIR) -> None:
+        self.wordnet_dir = str(Path(wordnet_dir).expanduser().resolve())
         self.lemmas, self.irregular = read_wordnet_nouns(str(wordnet_dir))
+
+    def describe(self) -> dict[str, Any]:
+        return {"entity_extractor": self.name, "wordnet_dir": self.wordnet_dir, "nouns": len(self.lemmas)}
 
     def is_noun(self, word: str) -> bool:
         if word in self.lemmas:
@@ -156,10 +229,21 @@ class WordnetNounExtractor:
         return _dedupe([w for w in words if "'" not in w and self.is_noun(w)])
 
 
+EXTRACTORS = ("auto", "nltk", "pattern", "wordnet")
+
+
 def make_extractor(kind: str, wordnet_dir: str = DEFAULT_WORDNET_DIR) -> Callable[[str], list[str]]:
-    """The entity extractor configured by ``entity_extractor`` (``nltk`` or ``wordnet``)."""
+    """The entity extractor configured by ``entity_extractor``; ``auto`` resolves to
+    ``nltk`` when NLTK's tagger data is installed, else to ``pattern`` (logged; the
+    extractor's ``describe()`` says which one it is)."""
+    if kind == "auto":
+        kind = "nltk" if nltk_tagger_installed() else "pattern"
+        log.info("comet.entity: entity_extractor auto -> %s%s", kind,
+                 "" if kind == "nltk" else " (NLTK's tagger data is not installed)")
     if kind == "nltk":
         return NltkNounExtractor()
+    if kind == "pattern":
+        return PatternNounExtractor()
     if kind == "wordnet":
         return WordnetNounExtractor(wordnet_dir)
-    raise ValueError(f"unknown entity extractor {kind!r} (expected 'nltk' or 'wordnet')")
+    raise ConfigError(f"unknown entity extractor {kind!r} (expected one of {', '.join(EXTRACTORS)})")

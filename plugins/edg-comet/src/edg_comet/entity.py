@@ -24,9 +24,11 @@ NEC_PROMPT = "in this case"
 
 class EntityOptions(CometOptions):
     relations: list[str] = list(ENTITY_RELATIONS)
-    entity_extractor: Literal["nltk", "wordnet"] = "nltk"
-    """``nltk``: nouns by POS tag (needs NLTK's tagger data); ``wordnet``: offline fallback
-    using WordNet's noun index in ``wordnet_dir``."""
+    entity_extractor: Literal["auto", "nltk", "pattern", "wordnet"] = "auto"
+    """``auto``: NLTK's tagger (the paper's) when its data is installed, else ``pattern``;
+    ``nltk``: nouns by NLTK POS tag (needs its tagger data); ``pattern``: TextBlob's Pattern
+    tagger (data inside the textblob wheel, offline); ``wordnet``: WordNet's noun index in
+    ``wordnet_dir``. The extractor used is recorded in the fingerprint."""
     wordnet_dir: str = DEFAULT_WORDNET_DIR
     max_entities: Optional[int] = None
     """Keep only the first N entities of a context (``None``: all, as NEC)."""
@@ -45,6 +47,10 @@ class EntityKnowledge(CometSource):
         super().__init__(options)
         # built now so a missing tagger or WordNet fails before any work is done
         self.extract_entities = make_extractor(options.entity_extractor, options.wordnet_dir)
+
+    def fingerprint(self) -> dict[str, Any]:
+        # the extractor decides which entities (hence which knowledge) a sample gets
+        return {**super().fingerprint(), **self.extract_entities.describe()}
 
     def entities(self, sample: dict[str, Any]) -> list[str]:
         found = self.extract_entities(" ".join(sample["context"]))

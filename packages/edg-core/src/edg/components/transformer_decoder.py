@@ -1,13 +1,23 @@
 """Decoder ``transformer``: a Transformer decoder over the encoder memory, with the output
-projection tied to the shared word embedding (as MoEL/CEM)."""
+projection tied to the shared word embedding (as MoEL/CEM).
+
+Teacher forcing runs :class:`torch.nn.TransformerDecoder`; generation runs the same layers
+(pre-norm self-attention, cross-attention, feed-forward) one token at a time over a key/value
+cache: the self-attention keys/values of earlier positions are kept per layer, and the
+cross-attention keys/values of the memory are computed once in :meth:`start`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edg.config import StrictModel
-from edg.interfaces.decoder import Decoder
+from edg.interfaces.decoder import Decoder, follow_rows
 from edg.interfaces.types import DecoderOutput, EncoderOutput
 from edg.models.embeddings import DialogueEmbedding
 
@@ -17,6 +27,40 @@ class TransformerDecoderOptions(StrictModel):
     heads: int = 2
     ffn_dim: int = 1024
     dropout: float = 0.1
+
+
+@dataclass
+class TransformerDecoderState:
+    """Key/value cache of one search."""
+
+    rows: Tensor
+    """[N] the memory row (example) each row decodes."""
+    memory_mask: Tensor
+    """[N, 1, 1, L] True on real memory tokens."""
+    cross: list[tuple[Tensor, Tensor]]
+    """Per layer, the cross-attention keys and values of the memory, [N, H, L, D/H]."""
+    past: list[tuple[Tensor, Tensor]]
+    """Per layer, the self-attention keys and values of the fed tokens, [N, H, t, D/H]."""
+    position: int = 0
+    hidden: Optional[Tensor] = None
+    """[N, D] last-layer states of the last fed tokens."""
+
+
+def _heads(x: Tensor, heads: int) -> Tensor:
+    n, t, d = x.shape
+    return x.view(n, t, heads, d // heads).transpose(1, 2)
+
+
+def _merge(x: Tensor) -> Tensor:
+    n, h, t, dh = x.shape
+    return x.transpose(1, 2).reshape(n, t, h * dh)
+
+
+def _projection(attn: nn.MultiheadAttention, part: int) -> tuple[Tensor, Optional[Tensor]]:
+    """Weight and bias of the query (0), key (1) or value (2) projection of ``attn``."""
+    d = attn.embed_dim
+    bias = None if attn.in_proj_bias is None else attn.in_proj_bias[part * d : (part + 1) * d]
+    return attn.in_proj_weight[part * d : (part + 1) * d], bias
 
 
 class TransformerDecoder(Decoder):
@@ -35,10 +79,12 @@ class TransformerDecoder(Decoder):
         hidden = self.hidden_states(input_ids, memory)
         return DecoderOutput(hidden @ self.embedding.word.weight.t(), hidden)
 
+    def _log_probs(self, hidden: Tensor) -> Tensor:
+        return torch.log_softmax((hidden @ self.embedding.word.weight.t()).float(), dim=-1)
+
     def next_token(self, prefix: Tensor, memory: EncoderOutput) -> Tensor:
         # project only the last position onto the vocabulary: the costliest product
-        last = self.hidden_states(prefix, memory)[:, -1]
-        return torch.log_softmax((last @ self.embedding.word.weight.t()).float(), dim=-1)
+        return self._log_probs(self.hidden_states(prefix, memory)[:, -1])
 
     def hidden_states(self, input_ids: Tensor, memory: EncoderOutput) -> Tensor:
         t = input_ids.size(1)
@@ -50,3 +96,57 @@ class TransformerDecoder(Decoder):
             tgt_key_padding_mask=input_ids.eq(self.pad_id) & input_ids.ne(self.bos_id),
             memory_key_padding_mask=~memory.mask,
         )
+
+    # -- incremental decoding ----------------------------------------------------------------
+    def start(self, memory: EncoderOutput) -> TransformerDecoderState:
+        cross = []
+        for layer in self.layers.layers:
+            attn = layer.multihead_attn
+            keys = _heads(F.linear(memory.hidden, *_projection(attn, 1)), attn.num_heads)
+            values = _heads(F.linear(memory.hidden, *_projection(attn, 2)), attn.num_heads)
+            cross.append((keys, values))
+        rows = torch.arange(memory.batch_size, device=memory.hidden.device)
+        return TransformerDecoderState(rows, memory.mask[:, None, None, :], cross, [])
+
+    def _embed_position(self, tokens: Tensor, position: int) -> Tensor:
+        emb = self.embedding
+        if position >= emb.positions.size(0):
+            raise ValueError(f"sequence of {position + 1} tokens exceeds max_len {emb.positions.size(0)}")
+        return emb.dropout(emb.word(tokens[:, None]) * emb.scale + emb.positions[position])
+
+    def step(self, tokens: Tensor, state: TransformerDecoderState) -> tuple[Tensor, TransformerDecoderState]:
+        x = self._embed_position(tokens, state.position)  # [N, 1, D]
+        past = []
+        for i, layer in enumerate(self.layers.layers):
+            attn = layer.self_attn
+            q, k, v = F.linear(layer.norm1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
+            k, v = _heads(k, attn.num_heads), _heads(v, attn.num_heads)
+            if state.past:
+                k, v = torch.cat([state.past[i][0], k], 2), torch.cat([state.past[i][1], v], 2)
+            past.append((k, v))
+            h = F.scaled_dot_product_attention(_heads(q, attn.num_heads), k, v)
+            x = x + layer.dropout1(attn.out_proj(_merge(h)))
+
+            attn = layer.multihead_attn
+            q = _heads(F.linear(layer.norm2(x), *_projection(attn, 0)), attn.num_heads)
+            keys, values = state.cross[i]
+            h = F.scaled_dot_product_attention(q, keys, values, attn_mask=state.memory_mask)
+            x = x + layer.dropout2(attn.out_proj(_merge(h)))
+
+            h = layer.linear2(layer.dropout(layer.activation(layer.linear1(layer.norm3(x)))))
+            x = x + layer.dropout3(h)
+        hidden = self.layers.norm(x)[:, 0]
+        state = TransformerDecoderState(state.rows, state.memory_mask, state.cross, past, state.position + 1, hidden)
+        return self._log_probs(hidden), state
+
+    def reorder(self, state: TransformerDecoderState, index: Tensor) -> TransformerDecoderState:
+        rows, moved = follow_rows(state.rows, index)
+        past = [(k.index_select(0, index), v.index_select(0, index)) for k, v in state.past]
+        cross, mask = state.cross, state.memory_mask
+        if moved:
+            cross = [(k.index_select(0, index), v.index_select(0, index)) for k, v in cross]
+            mask = mask.index_select(0, index)
+        return TransformerDecoderState(rows, mask, cross, past, state.position, None)
+
+    def last_hidden(self, state: TransformerDecoderState) -> Optional[Tensor]:
+        return state.hidden

@@ -37,9 +37,22 @@ def _is_jsonl(path: Path, lines: list[str]) -> bool:
 
 
 def _check_label(value, path: Path, lineno: int, key: str):
-    if value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+    """``value`` if it is one of the 32 emotion labels (a name, any case, or an index);
+    a misspelt label would otherwise count as a correct or wrong prediction silently."""
+    from edg.metrics.accuracy import emotion_labels
+
+    if value is None:
         return value
-    raise DataError(f"{path}:{lineno}: {key!r} must be an emotion name or index, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise DataError(f"{path}:{lineno}: {key!r} must be an emotion name or index, got {value!r}")
+    labels = emotion_labels()
+    text = str(value).strip()
+    if text.isdigit() and int(text) < len(labels):
+        return value
+    if not text.isdigit() and text.lower() in labels:
+        return value
+    raise DataError(f"{path}:{lineno}: unknown emotion label {value!r} in {key!r} (expected one of the "
+                    f"{len(labels)} EmpatheticDialogues emotions, e.g. {labels[0]!r}, or an index 0-{len(labels) - 1})")
 
 
 def _read_jsonl(path: Path, lines: list[str]) -> list[tuple[int, dict]]:
@@ -82,7 +95,7 @@ def _read_tsv(path: Path, lines: list[str]) -> list[tuple[int, dict]]:
         rec: dict = dict(zip(header, fields))
         for key in OPTIONAL_KEYS:
             value = rec.get(key)
-            rec[key] = value if value not in (None, "") else None
+            rec[key] = _check_label(value if value not in (None, "") else None, path, lineno, key)
         out.append((lineno, rec))
     return out
 

@@ -29,6 +29,11 @@ class RunSummary:
     test: dict[str, float] = field(default_factory=dict)
     #: the split the metrics come from: "test", or "valid" for a run evaluated on valid only
     split: str = "test"
+    #: SHA-256 of the evaluated data and of the tokenizer (``None``: not recorded, older runs)
+    data_fingerprint: str | None = None
+    tokenizer_fingerprint: str | None = None
+    #: decoding settings of the evaluation (``None``: not recorded)
+    generation: dict | None = None
 
 
 def load_run(run_dir: str | Path) -> RunSummary:
@@ -75,6 +80,7 @@ def load_run(run_dir: str | Path) -> RunSummary:
     }
     seed = summary.get("seed")
     best = summary.get("best_step")
+    data_fp, tok_fp, generation = _provenance(rd, summary, split)
     return RunSummary(
         run_dir=rd,
         system=str(system),
@@ -83,7 +89,62 @@ def load_run(run_dir: str | Path) -> RunSummary:
         best_step=int(best) if isinstance(best, (int, float)) and not isinstance(best, bool) else None,
         test=metrics,
         split=split,
+        data_fingerprint=data_fp,
+        tokenizer_fingerprint=tok_fp,
+        generation=generation,
     )
+
+
+def _provenance(rd: Path, summary: dict, split: str) -> tuple[str | None, str | None, dict | None]:
+    """Fingerprints and decoding settings of a run's own evaluation of ``split``: from its
+    record in ``summary.json["evaluations"]``, else from ``fingerprints.json``."""
+    record = (summary.get("evaluations") or {}).get(split)
+    if isinstance(record, dict):
+        fps = record.get("fingerprints") or {}
+        generation = (record.get("settings") or {}).get("generation")
+        return fps.get("data"), fps.get("tokenizer"), generation if isinstance(generation, dict) else None
+    path = rd / "fingerprints.json"
+    if path.is_file():
+        try:
+            fps = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CheckpointError(f"run directory {rd}: fingerprints.json is not valid JSON ({exc})") from None
+        if isinstance(fps, dict):
+            data = fps.get("data") if isinstance(fps.get("data"), dict) else {}
+            return data.get(split), fps.get("tokenizer"), None
+    return None, None, None
+
+
+def comparability_notes(runs: list[RunSummary]) -> list[str]:
+    """What makes the metrics of ``runs`` not comparable: different evaluation data,
+    tokenizers (PPL) or decoding settings, as recorded by the runs."""
+    notes = []
+
+    def groups(value) -> dict:
+        out: dict = {}
+        for r in runs:
+            v = value(r)
+            if v is not None:
+                out.setdefault(json.dumps(v, sort_keys=True), []).append(str(r.run_dir))
+        return out
+
+    data = groups(lambda r: r.data_fingerprint and (r.split, r.data_fingerprint))
+    if len(data) > 1:
+        notes.append("NOT COMPARABLE: the runs were evaluated on different data ("
+                     + "; ".join(", ".join(dirs) for dirs in data.values())
+                     + "): their metrics do not measure the same thing.")
+    toks = groups(lambda r: r.tokenizer_fingerprint)
+    if len(toks) > 1:
+        notes.append("PPL is not comparable between runs with different tokenizers ("
+                     + "; ".join(", ".join(dirs) for dirs in toks.values()) + ").")
+    gens = groups(lambda r: r.generation)
+    if len(gens) > 1:
+        notes.append("The runs decoded with different generation settings ("
+                     + "; ".join(", ".join(dirs) for dirs in gens.values()) + ").")
+    unknown = [str(r.run_dir) for r in runs if r.data_fingerprint is None]
+    if len(runs) > 1 and unknown:
+        notes.append(f"No data fingerprint recorded for {', '.join(unknown)}: comparability cannot be checked.")
+    return notes
 
 
 def _fmt(value: float | None, missing: str = MISSING_MD) -> str:
@@ -170,6 +231,10 @@ def _markdown(rows: list[_Row], cols: list[str], runs: list[RunSummary], used: l
         "paper's own code: see the notes below before comparing them."
     )
     out.append("")
+    notes = comparability_notes(runs)
+    for note in notes:
+        out.append(f"**{note}**")
+        out.append("")
     head = ["system", "source", "seed", "tokenizer", *cols]
     out.append("| " + " | ".join(head) + " |")
     out.append("|" + "|".join(["---"] * 4 + ["---:"] * len(cols)) + "|")
@@ -188,6 +253,10 @@ def _markdown(rows: list[_Row], cols: list[str], runs: list[RunSummary], used: l
         out.append("")
         for s in multi:
             group = [r for r in runs if r.system == s]
+            if any(note.startswith("NOT COMPARABLE") for note in comparability_notes(group)):
+                out.append(f"{s}: no mean ± std, the runs were evaluated on different data.")
+                out.append("")
+                continue
             out.append(format_seed_table(_aggregate(group), system=s, n=len(group)))
 
     kinds = {r.tokenizer_kind for r in runs if r.tokenizer_kind}
@@ -249,8 +318,11 @@ def write_report(run_dirs: list[str | Path], out_dir: Path | str | None = None) 
     kind); after a system's own rows come the published rows for that system
     (:func:`~edg.reporting.published.published_for`), tagged ``published (paper, table)``. Columns are
     the metrics present in any row, in :data:`edg.metrics.METRIC_NAMES` order. The Markdown also
-    holds mean ± std for systems with several runs, the metric definitions and the notes on how
-    each paper's numbers differ. ``out_dir`` defaults to the first run directory.
+    holds mean ± std for systems with several runs, the metric definitions, the notes on how
+    each paper's numbers differ and, first, what makes the runs not comparable (different
+    evaluation data, tokenizers or decoding, from the fingerprints the runs recorded).
+    ``out_dir`` defaults to the run directory when there is one run; the report of several
+    runs is written only to an ``out_dir`` (never over a run's own report).
     Returns the Markdown. A missing ``summary.json`` raises :class:`~edg.errors.EdgError`
     (:class:`~edg.errors.CheckpointError`) naming the run directory.
     """
@@ -261,9 +333,12 @@ def write_report(run_dirs: list[str | Path], out_dir: Path | str | None = None) 
     rows, used = _build_rows(runs)
     cols = _columns(rows)
     md = _markdown(rows, cols, runs, used)
+    if out_dir is None and len(run_dirs) > 1:
+        return md
+    from edg.runs import atomic_write_text
+
     out = Path(out_dir) if out_dir is not None else Path(run_dirs[0])
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.md").write_text(md, encoding="utf-8")
-    (out / "report.csv").write_text(_csv(rows, cols), encoding="utf-8")
-    (out / "report.tex").write_text(_latex(rows, cols), encoding="utf-8")
+    atomic_write_text(out / "report.md", md)
+    atomic_write_text(out / "report.csv", _csv(rows, cols))
+    atomic_write_text(out / "report.tex", _latex(rows, cols))
     return md

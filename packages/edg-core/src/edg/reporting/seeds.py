@@ -33,8 +33,9 @@ def aggregate_seeds(run_dirs: Sequence[str | Path]) -> dict[str, tuple[float, fl
     """Mean and sample standard deviation (n-1 denominator; 0.0 for a single run) of every test
     metric present in all the runs' ``summary.json``, keyed by metric name in report order.
 
-    All runs must belong to the same system (else :class:`~edg.errors.EdgError`); a run without
-    ``summary.json`` raises :class:`~edg.errors.CheckpointError` naming it.
+    All runs must belong to the same system and, where they recorded it, have been evaluated
+    on the same data (else :class:`~edg.errors.EdgError`); a run without ``summary.json``
+    raises :class:`~edg.errors.CheckpointError` naming it.
     """
     from edg.reporting.report import load_run
 
@@ -42,6 +43,10 @@ def aggregate_seeds(run_dirs: Sequence[str | Path]) -> dict[str, tuple[float, fl
     systems = sorted({r.system for r in runs})
     if len(systems) > 1:
         raise EdgError(f"aggregate_seeds: the runs belong to different systems ({', '.join(systems)})")
+    data = {(r.split, r.data_fingerprint) for r in runs if r.data_fingerprint is not None}
+    if len(data) > 1:
+        raise EdgError("aggregate_seeds: the runs were evaluated on different data (their data fingerprints "
+                       "differ); a mean over them is not comparable")
     return _aggregate(runs)
 
 

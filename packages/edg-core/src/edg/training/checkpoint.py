@@ -6,12 +6,18 @@ plain Python values only, loaded with ``weights_only=True``) and ``meta.json`` (
 SHA-256 of both files). It is written under a temporary name and renamed into place, and
 only then does the ``LATEST`` pointer move, so a run killed at any moment leaves the
 previous checkpoint intact. ``BEST`` points at the best validation checkpoint.
+
+The rename is the commit: a resumed run continues from the newest ``step-N`` that verifies
+(:func:`resume_point`), whatever ``LATEST`` says (a kill may fall between the rename and
+the pointer update, or leave the newest checkpoint corrupt), and rewrites the pointers.
+A write that fails (a full disk) removes its temporary directory and raises one line.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import random
 import shutil
@@ -20,10 +26,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_model, save_model
 
 from edg.errors import CheckpointError
-from edg.runs import atomic_write_text
+from edg.runs import TEMP_MARK, atomic_write_text
+
+log = logging.getLogger("edg")
 
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "training_state.pt"
@@ -60,25 +69,50 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _one_line(exc: BaseException) -> str:
+    """The gist of an I/O error: ``strerror`` of an OSError, else the message's first line."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 def save_checkpoint(directory: Path, step: int, model: torch.nn.Module, training_state: dict[str, Any],
                     *, best: bool = False, keep: int = 2) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"step-{step}"
-    tmp = directory / f".tmp-step-{step}-{os.getpid()}"
+    tmp = directory / f"{TEMP_MARK}step-{step}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    save_model(model, str(tmp / MODEL_FILE))
-    torch.save(training_state, tmp / STATE_FILE)
-    meta = {"step": step, "files": {f: _sha256(tmp / f) for f in (MODEL_FILE, STATE_FILE)}}
-    (tmp / META_FILE).write_text(json.dumps(meta))
-    if final.exists():  # re-saving a step after resume: replace it whole
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    atomic_write_text(directory / "LATEST", final.name + "\n")
-    if best:
-        atomic_write_text(directory / "BEST", final.name + "\n")
+    try:
+        tmp.mkdir()
+        save_model(model, str(tmp / MODEL_FILE))
+        torch.save(training_state, tmp / STATE_FILE)
+        meta = {"step": step, "files": {f: _sha256(tmp / f) for f in (MODEL_FILE, STATE_FILE)}}
+        (tmp / META_FILE).write_text(json.dumps(meta))
+        if final.exists():  # an incomplete step-N left by a kill: replace it whole
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except (OSError, RuntimeError) as exc:  # a full disk: torch reports it as RuntimeError
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointError(f"cannot write checkpoint {final}: {_one_line(exc)} "
+                              f"(the previous checkpoint is intact)") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        set_pointers(directory, latest=final.name, best=final.name if best else None)
+    except OSError as exc:
+        raise CheckpointError(f"cannot update the pointers in {directory}: {_one_line(exc)} "
+                              f"({final.name} is complete; --resume uses it)") from None
     _prune(directory, keep)
     return final
+
+
+def set_pointers(directory: Path, *, latest: str | None = None, best: str | None = None) -> None:
+    """Point ``LATEST``/``BEST`` at checkpoint directory names (``None``: unchanged)."""
+    for name, target in (("LATEST", latest), ("BEST", best)):
+        if target is not None and _pointer(directory, name) != target:
+            atomic_write_text(directory / name, target + "\n")
 
 
 def _prune(directory: Path, keep: int) -> None:
@@ -87,7 +121,7 @@ def _prune(directory: Path, keep: int) -> None:
     for path in steps[:-keep] if keep > 0 else steps:
         if path.name not in protected:
             shutil.rmtree(path, ignore_errors=True)
-    for stale in directory.glob(".tmp-step-*"):
+    for stale in directory.glob(f"{TEMP_MARK}step-*"):
         if stale.is_dir() and not stale.name.endswith(f"-{os.getpid()}"):
             shutil.rmtree(stale, ignore_errors=True)
 
@@ -102,12 +136,39 @@ def find_checkpoint(directory: Path, which: str = "LATEST") -> Path | None:
     return directory / name if name else None
 
 
+def _step_of(path: Path) -> int | None:
+    head, _, number = path.name.partition("-")
+    return int(number) if head == "step" and number.isdigit() else None
+
+
+def resume_point(directory: Path) -> Path | None:
+    """The newest checkpoint that verifies (``None``: there is none yet). Corrupt or
+    incomplete newer ones are skipped, each with a warning saying which one is used."""
+    steps = sorted((p for p in directory.glob("step-*") if p.is_dir() and _step_of(p) is not None),
+                   key=_step_of, reverse=True)
+    for path in steps:
+        try:
+            verify(path)
+        except CheckpointError as exc:
+            log.warning("%s; falling back to an older checkpoint", exc)
+            continue
+        latest = _pointer(directory, "LATEST")
+        if latest not in (None, path.name) and not (directory / latest).is_dir():
+            log.warning("LATEST points at %s, which is missing; using %s", latest, path.name)
+        return path
+    if steps:
+        raise CheckpointError(f"{directory}: no intact checkpoint (all {len(steps)} are corrupt or incomplete)")
+    return None
+
+
 def verify(path: Path) -> dict[str, Any]:
     meta_path = path / META_FILE
     try:
         meta = json.loads(meta_path.read_text())
     except (OSError, json.JSONDecodeError):
         raise CheckpointError(f"checkpoint {path} is incomplete or corrupt (unreadable {META_FILE})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("files"), dict):
+        raise CheckpointError(f"checkpoint {path} is corrupt ({META_FILE} lists no files)")
     for name, digest in meta["files"].items():
         file = path / name
         if not file.is_file():
@@ -117,15 +178,39 @@ def verify(path: Path) -> dict[str, Any]:
     return meta
 
 
+def _shape_mismatch(path: Path, model: torch.nn.Module) -> str | None:
+    """The first tensor whose saved shape differs from the model's, as one phrase."""
+    wanted = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    differ = []
+    with safe_open(str(path), framework="pt") as f:
+        for key in f.keys():
+            saved = tuple(f.get_slice(key).get_shape())
+            if key in wanted and wanted[key] != saved:
+                differ.append((key, saved, wanted[key]))
+    if not differ:
+        return None
+    key, saved, want = differ[0]
+    return (f"tensor '{key}' is {list(saved)} in the checkpoint but {list(want)} in the model"
+            + (f" ({len(differ)} tensors differ)" if len(differ) > 1 else ""))
+
+
 def load_weights(path: Path, model: torch.nn.Module) -> None:
     verify(path)
+    file = path / MODEL_FILE
     try:
-        missing, unexpected = load_model(model, str(path / MODEL_FILE), strict=False)
+        mismatch = _shape_mismatch(file, model)
     except Exception as exc:
-        raise CheckpointError(f"cannot load {path / MODEL_FILE}: {type(exc).__name__}: {exc}") from None
+        raise CheckpointError(f"cannot read {file}: {_one_line(exc)}") from None
+    if mismatch:
+        raise CheckpointError(f"{file} does not fit the model: {mismatch}; was the model config changed "
+                              f"after training?")
+    try:
+        missing, unexpected = load_model(model, str(file), strict=False)
+    except Exception as exc:
+        raise CheckpointError(f"cannot load {file}: {type(exc).__name__}: {_one_line(exc)}") from None
     if missing or unexpected:
         raise CheckpointError(
-            f"{path / MODEL_FILE} does not fit the model: {len(missing)} missing and "
+            f"{file} does not fit the model: {len(missing)} missing and "
             f"{len(unexpected)} unexpected tensors (e.g. {(list(missing) + list(unexpected))[0]})"
         )
 
@@ -135,4 +220,4 @@ def load_training_state(path: Path) -> dict[str, Any]:
     try:
         return torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"cannot load {path / STATE_FILE}: {type(exc).__name__}: {exc}") from None
+        raise CheckpointError(f"cannot load {path / STATE_FILE}: {type(exc).__name__}: {_one_line(exc)}") from None

@@ -1,4 +1,4 @@
-"""Each Table 4 ablation preset removes exactly its part."""
+"""Each ablation preset is named after what it removes and removes exactly that."""
 
 import pytest
 import torch
@@ -27,7 +27,9 @@ EXPECTED = {
     "wo-selfgen": {"model.negatives.self_generated": False},
     "wo-highfreq": {"model.negatives.high_frequency": False},
     "wo-diffemo": {"model.negatives.diff_emotion": False},
-    "wo-neg": {f"model.negatives.{k}": False for k in ("diff_emotion", "self_generated", "from_batch", "high_frequency")},
+    "wo-frombatch": {"model.negatives.from_batch": False},
+    "wo-all-negatives": {f"model.negatives.{k}": False
+                         for k in ("diff_emotion", "self_generated", "from_batch", "high_frequency")},
 }
 
 
@@ -35,6 +37,19 @@ def test_presets_exist():
     assert set(ABLATIONS) == set(EXPECTED)
     for name in [*EXPECTED, "tiny", *(f"tiny-{n}" for n in EXPECTED)]:
         assert name in NecSystem.presets
+
+
+def test_no_preset_can_be_misread_as_the_papers_w_o_neg():
+    # Table 2's "w/o Neg" removes the different-emotion negatives (= Table 4's w/o DiffEmo);
+    # the old preset 'wo-neg' removed all four types: no preset may carry that ambiguous name
+    assert not any("wo-neg" == name or name.endswith("-wo-neg") for name in NecSystem.presets)
+
+
+def test_unknown_old_preset_name_is_a_one_line_error(nec):
+    from edg.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="wo-neg"):
+        nec.open_tiny(preset="tiny,wo-neg")
 
 
 @pytest.mark.parametrize("preset", sorted(EXPECTED))
@@ -49,7 +64,8 @@ def test_config_differs_only_in_its_switch(nec, preset):
     assert {k: v for k, v in full_abl.items() if full.get(k) != v} == EXPECTED[preset]
 
 
-NEGATIVE_OF = {"wo-selfgen": "self_generated", "wo-highfreq": "high_frequency", "wo-diffemo": "diff_emotion"}
+NEGATIVE_OF = {"wo-selfgen": "self_generated", "wo-highfreq": "high_frequency", "wo-diffemo": "diff_emotion",
+               "wo-frombatch": "from_batch"}
 
 
 @pytest.mark.parametrize("preset", sorted(NEGATIVE_OF))
@@ -61,8 +77,8 @@ def test_negative_ablation_zeroes_only_its_type(nec, preset):
     assert getattr(abl, NEGATIVE_OF[preset]) == 0
 
 
-def test_wo_neg_has_no_negatives(nec):
-    opts = nec.open_tiny(preset="tiny-wo-neg").system.contrastive_options()
+def test_wo_all_negatives_has_no_negatives(nec):
+    opts = nec.open_tiny(preset="tiny-wo-all-negatives").system.contrastive_options()
     assert (opts.diff_emotion, opts.self_generated, opts.from_batch, opts.high_frequency) == (0, 0, 0, 0)
 
 

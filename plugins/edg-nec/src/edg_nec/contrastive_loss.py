@@ -1,18 +1,25 @@
-"""LossTerm ``nec.contrastive``: NEC's contrastive objective (§3.4, eq. 11-12), CoNT-style.
+"""LossTerm ``nec.contrastive``: NEC's contrastive objective (§3.4, eq. 11-12), as CoNT
+(An et al., 2022) builds it, which NEC follows ("similar to An et al.") and its authors'
+code reuses.
 
-For each sample with encoder representation ``z_x`` (mean of the encoder states over the
-input), gold response ``y+`` and negatives ``y-``::
+For each sample the candidates are the gold response ``y+`` and its negatives ``y-``.
+Every sequence is represented through a **learned projection** (CoNT's: a linear layer
+with ReLU applied to every position, then the mean over the positions;
+:meth:`edg_nec.model.NecModel.features`): ``z_x`` over the encoder states of ``I_enc``,
+``z_y`` over the decoder's last-layer states of ``[BOS] y`` teacher forced on the sample's
+memory. The candidates are ranked by sentence BLEU-2 against the gold (token ids, NLTK's
+``method1`` smoothing; the gold itself has BLEU 1, rank 0), and **every pair** of
+candidates ``(y_j, y_k)`` with ``y_j`` ranked before ``y_k`` costs::
 
-    L_CL = sum_{y-} max(0, cos(z_x, z_{y-}) - cos(z_x, z_{y+}) + xi)
-    xi   = gamma * (rank(y-) - rank(y+))
+    max(0, cos(z_x, z_{y_k}) - cos(z_x, z_{y_j}) + gamma * (k - j))
 
-``z_y`` is the mean of the decoder's last-layer states over ``[BOS] y`` (teacher forced on
-the sample's own memory; the same definition the similarity reranker uses at inference).
-Ranks follow CoNT (An et al., 2022): all candidates are ranked by sentence BLEU-2 against
-the gold response (token ids, NLTK's ``method1`` smoothing); the gold itself is rank 0 and
-the negatives get ranks 1..N by decreasing BLEU-2 (ties: the earlier negative first), so
-the less a negative resembles the gold, the larger its margin. The term is the sum over a
-sample's pairs, averaged over the batch. A negative identical to the gold is dropped.
+so the better of two candidates must be closer to the input by a margin that grows with
+their rank difference (eq. 11-12: ``xi = gamma * (rank(y-) - rank(y+))``, gamma = 0.01).
+Pairs whose BLEU differs by at most ``bleu_tie`` (CoNT: 0.01) are masked: neither is
+better. ``reduction: cont`` (default) averages the pairs of each rank difference over the
+batch and sums over the differences, as CoNT's code; ``sum`` is eq. 11 as printed (the sum
+over a sample's pairs, averaged over samples). A negative equal to the gold up to case
+and spacing is not a negative and is dropped (the system supplies the text comparison).
 
 The four negative types, each switchable (0 disables it):
 
@@ -22,10 +29,11 @@ The four negative types, each switchable (0 disables it):
   on the fly (no gradient through the search);
 * ``from_batch`` (B): the gold responses of other samples of the batch (the next ``k``
   samples cyclically; ``None``: all others);
-* ``high_frequency`` (H): the most frequent training responses, type 1 of ``cl_static_*``.
+* ``high_frequency`` (H): the most frequent training sentences
+  (:mod:`edg_nec.frequent_sentences`), type 1 of ``cl_static_*``.
 
 Everything is batched: all negatives of the batch are padded into one tensor and encoded by
-one decoder pass; BLEU-2 and the ranks are computed with tensor operations.
+one decoder pass; BLEU-2, the order and all pairs are tensor operations.
 
 Two stages (§4.2): before optimizer step ``start_step`` the term is 0 during training
 (NLL-only stage). In evaluation mode it is always computed (``in_validation``), so that
@@ -35,7 +43,7 @@ compares like with like.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -51,7 +59,12 @@ TYPE_NAMES = {TYPE_DIFF_EMOTION: "D", TYPE_HIGH_FREQUENCY: "H", TYPE_FROM_BATCH:
 
 class ContrastiveOptions(StrictModel):
     gamma: float = 0.01
-    """CoNT's margin scale (the paper: 0.01 in all settings)."""
+    """CoNT's margin per rank of difference (the paper: 0.01 in all settings)."""
+    bleu_tie: float = 0.01
+    """Pairs whose BLEU-2 differs by at most this are masked (CoNT's tolerance)."""
+    reduction: Literal["cont", "sum"] = "cont"
+    """``cont``: per rank difference, the mean over the batch's pairs, summed (CoNT's code);
+    ``sum``: eq. 11 as printed, the sum over a sample's pairs averaged over samples."""
     diff_emotion: int = 2
     """Negatives per sample from responses of other emotions (D); 0 disables."""
     self_generated: int = 2
@@ -59,7 +72,7 @@ class ContrastiveOptions(StrictModel):
     from_batch: Optional[int] = 2
     """Other samples' gold responses per sample (B); ``None``: all others; 0 disables."""
     high_frequency: int = 2
-    """The most frequent training responses (H); 0 disables."""
+    """The most frequent training sentences (H); 0 disables."""
     self_gen_beam_size: int = 4
     self_gen_max_length: int = 30
     start_step: int = 0
@@ -114,24 +127,37 @@ def bleu2(hyp: Tensor, hyp_len: Tensor, ref: Tensor, ref_len: Tensor) -> Tensor:
     return torch.where(matches1 > 0, score, torch.zeros_like(score))
 
 
-def ranks_by_quality(quality: Tensor, valid: Tensor) -> Tensor:
-    """1-based ranks of the valid negatives by decreasing quality (stable), per row [B, N];
-    the gold response is rank 0. Invalid entries get ranks after every valid one."""
+def ranking_order(quality: Tensor, valid: Tensor) -> Tensor:
+    """Per row, the candidate indices by decreasing quality (stable: ties keep their order,
+    so the gold, candidate 0, leads its ties); invalid candidates come last. [B, C]."""
     q = quality.masked_fill(~valid, float("-inf"))
-    order = torch.sort(q, dim=1, descending=True, stable=True).indices
-    ranks = torch.empty_like(order)
-    positions = torch.arange(1, q.size(1) + 1, device=q.device).expand_as(order)
-    return ranks.scatter_(1, order, positions)
+    return torch.sort(q, dim=1, descending=True, stable=True).indices
 
 
-def margin_ranking_loss(z_x: Tensor, z_pos: Tensor, z_neg: Tensor, ranks: Tensor, valid: Tensor,
-                        gamma: float) -> Tensor:
-    """Eq. 11-12 per sample [B]: ``sum_j max(0, cos(z_x, z_neg_j) - cos(z_x, z_pos) + gamma * rank_j)``."""
-    cos_pos = F.cosine_similarity(z_x, z_pos, dim=-1)  # [B]
-    cos_neg = F.cosine_similarity(z_x[:, None, :], z_neg, dim=-1)  # [B, N]
-    xi = gamma * ranks.to(cos_neg.dtype)  # rank(y+) = 0
-    pairs = torch.relu(cos_neg - cos_pos[:, None] + xi) * valid.to(cos_neg.dtype)
-    return pairs.sum(1)
+def cont_ranking_loss(cos: Tensor, quality: Tensor, valid: Tensor, gamma: float, tie: float = 0.01,
+                      reduction: str = "cont") -> tuple[Tensor, Tensor]:
+    """CoNT's pairwise ranking loss over all candidates of each sample (see the module doc).
+
+    ``cos`` [B, C]: cos(z_x, z_c) of every candidate; ``quality`` [B, C]: each candidate's
+    BLEU against the gold (the gold's own: 1); ``valid`` [B, C]. Returns the loss and the
+    number of unmasked pairs of each sample [B].
+    """
+    order = ranking_order(quality, valid)
+    c, q, v = (torch.gather(t, 1, order) for t in (cos, quality, valid))
+    n = c.size(1)
+    pos = torch.arange(n, device=c.device)
+    gap = pos[None, :] - pos[:, None]  # [j, k] -> k - j: the rank difference
+    # pair (j, k), j ranked first: max(0, cos_k - cos_j + gamma * (k - j))
+    pair_loss = torch.relu(c[:, None, :] - c[:, :, None] + gamma * gap.to(c.dtype))
+    mask = (gap > 0) & v[:, :, None] & v[:, None, :] & ((q[:, :, None] - q[:, None, :]).abs() > tie)
+    pair_loss = pair_loss * mask.to(pair_loss.dtype)
+    pairs = mask.sum((1, 2))
+    if reduction == "sum":
+        return pair_loss.sum((1, 2)).mean(), pairs
+    index = gap.clamp(min=0).expand_as(pair_loss).reshape(-1)
+    per_gap = pair_loss.new_zeros(n).scatter_add(0, index, pair_loss.reshape(-1))
+    count = pair_loss.new_zeros(n).scatter_add(0, index, mask.to(pair_loss.dtype).reshape(-1))
+    return (per_gap / count.clamp(min=1)).sum(), pairs
 
 
 def pad_sequences(seqs: list[list[int]], pad_id: int, device: torch.device, width: int = 0) -> tuple[Tensor, Tensor]:
@@ -159,6 +185,9 @@ class ContrastiveLoss(LossTerm):
 
     #: micro-batches per optimizer step (set by the NEC system from train.grad_accum)
     batches_per_step: int = 1
+    #: token ids -> texts up to case and spacing (set by the NEC system from its tokenizer);
+    #: ``None``: a negative equals the gold only token for token
+    text_keys: Optional[Callable[[list[list[int]]], list[str]]] = None
 
     def active(self, model: Any) -> bool:
         if not model.training:
@@ -211,6 +240,21 @@ class ContrastiveLoss(LossTerm):
         ids, lens = pad_sequences(seqs, pad, outputs.encoder.hidden.device)
         return ids.view(b, o.self_generated, -1), lens.view(b, o.self_generated)
 
+    def same_as_gold(self, gold: Tensor, gold_len: Tensor, neg: Tensor, neg_len: Tensor) -> Tensor:
+        """[B, N]: the negatives equal to their gold response, up to case and spacing when the
+        system set :attr:`text_keys` (else token for token)."""
+        b, n = neg_len.shape
+        if self.text_keys is not None:
+            gold_keys = self.text_keys([gold[i, : gold_len[i]].tolist() for i in range(b)])
+            neg_keys = self.text_keys([neg[i, j, : neg_len[i, j]].tolist() for i in range(b) for j in range(n)])
+            same = [neg_keys[i * n + j] == gold_keys[i] for i in range(b) for j in range(n)]
+            return torch.tensor(same, dtype=torch.bool, device=neg.device).view(b, n)
+        width = max(neg.size(2), gold.size(1))
+        neg_p = F.pad(neg, (0, width - neg.size(2)), value=-1)
+        gold_p = F.pad(gold, (0, width - gold.size(1)), value=-1)
+        positions = torch.arange(width, device=gold.device)[None, None, :] < neg_len[:, :, None]
+        return (neg_len == gold_len[:, None]) & ((neg_p == gold_p[:, None, :]) | ~positions).all(-1)
+
     def compute(self, batch: dict[str, Any], outputs: ModelOutput, model: Any) -> LossValue:
         enc = outputs.encoder
         zero = enc.hidden.new_zeros((), dtype=torch.float32)
@@ -222,27 +266,20 @@ class ContrastiveLoss(LossTerm):
         gold = dec_in[:, 1:]
         neg, neg_len, types = self.negatives(batch, outputs, model, gold, gold_len)
         b, n = neg_len.shape
-        valid = neg_len > 0
         if n == 0:
             return LossValue(zero, {"cl_active": 1.0, "cl_pairs": 0.0})
-        # a negative identical to the gold response is not a negative
-        width = max(neg.size(2), gold.size(1))
-        neg_p = F.pad(neg, (0, width - neg.size(2)), value=dec.pad_id)
-        gold_p = F.pad(gold, (0, width - gold.size(1)), value=dec.pad_id)
-        pos_mask = torch.arange(width, device=gold.device)[None, None, :] < neg_len[:, :, None]
-        same = (neg_len == gold_len[:, None]) & ((neg_p == gold_p[:, None, :]) | ~pos_mask).all(-1)
-        valid = valid & ~same
+        valid = (neg_len > 0) & ~self.same_as_gold(gold, gold_len, neg, neg_len)
 
-        # BLEU-2 of every negative against its gold response -> CoNT ranks
+        # BLEU-2 of every negative against its gold response; the gold's own is 1 (rank 0)
         flat_len = neg_len.reshape(-1)
-        quality = bleu2(neg.reshape(b * n, -1), flat_len, gold.repeat_interleave(n, 0),
-                        gold_len.repeat_interleave(n, 0)).view(b, n)
-        ranks = ranks_by_quality(quality, valid)
+        bleu = bleu2(neg.reshape(b * n, -1), flat_len, gold.repeat_interleave(n, 0),
+                     gold_len.repeat_interleave(n, 0)).view(b, n)
+        quality = torch.cat([bleu.new_ones(b, 1), bleu], 1)
 
-        # representations: z_x, z_{y+} from the teacher-forced pass, z_{y-} in one batched pass
-        z_x = masked_mean(enc.hidden.float(), enc.mask)
-        pos_positions = torch.arange(dec_in.size(1), device=dec_in.device)[None, :] < (gold_len + 1)[:, None]
-        z_pos = masked_mean(outputs.decoder.hidden.float(), pos_positions)
+        # projected representations: z_x, z_{y+} from the teacher-forced pass, z_{y-} in one pass
+        z_x = model.features(enc.hidden, enc.mask)
+        gold_positions = torch.arange(dec_in.size(1), device=dec_in.device)[None, :] < (gold_len + 1)[:, None]
+        z_pos = model.features(outputs.decoder.hidden, gold_positions)
         z_neg = z_x.new_zeros(b * n, z_x.size(-1))
         rows = valid.reshape(-1).nonzero().squeeze(1)
         if rows.numel():
@@ -250,13 +287,16 @@ class ContrastiveLoss(LossTerm):
                              neg.reshape(b * n, -1)[rows]], 1)
             lens = flat_len[rows] + 1
             seq = seq[:, : int(lens.max())]
-            memory = enc.index_select(rows // n)
-            hidden = dec.hidden_states(seq, memory).float()
+            hidden = dec.hidden_states(seq, enc.index_select(rows // n))
             mask = torch.arange(seq.size(1), device=seq.device)[None, :] < lens[:, None]
-            z_neg = z_neg.index_copy(0, rows, masked_mean(hidden, mask))
-        per_sample = margin_ranking_loss(z_x, z_pos, z_neg.view(b, n, -1), ranks, valid, self.options.gamma)
-        value = per_sample.mean()
-        logs = {"cl_active": 1.0, "cl_pairs": float(valid.sum()) / max(b, 1)}
+            z_neg = z_neg.index_copy(0, rows, model.features(hidden, mask))
+        z = torch.cat([z_pos[:, None, :], z_neg.view(b, n, -1)], 1)  # [B, 1 + N, D]
+        cos = F.cosine_similarity(z_x[:, None, :], z, dim=-1)
+        candidates = torch.cat([valid.new_ones(b, 1), valid], 1)
+        o = self.options
+        value, pairs = cont_ranking_loss(cos, quality, candidates, o.gamma, o.bleu_tie, o.reduction)
+        logs = {"cl_active": 1.0, "cl_pairs": float(pairs.sum()) / max(b, 1),
+                "cl_negatives": float(valid.sum()) / max(b, 1)}
         for code, name in TYPE_NAMES.items():
             logs[f"cl_neg_{name}"] = float((valid & (types == code)[None, :]).sum()) / max(b, 1)
         return LossValue(value, logs)

@@ -1,12 +1,14 @@
 """The NEC network: BART's encoder over ``I_enc`` (eq. 3-4), the same encoder over the social
-knowledge ``K_S``, and the ``nec.bart`` decoder with knowledge cross-attention (eq. 8)."""
+knowledge ``K_S``, the ``nec.bart`` decoder with knowledge cross-attention (eq. 8), and CoNT's
+learned projection that maps encoder and decoder states to the representations ``z`` of
+the contrastive loss (eq. 11-13)."""
 
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from edg.errors import ResourceError
 from edg.interfaces.decoder import Decoder
@@ -48,6 +50,17 @@ class NecModel(EdgModel):
         # training batches seen (drives the NLL-only -> contrastive stage switch; saved with
         # the weights so a resumed run continues in the right stage)
         self.register_buffer("train_batches", torch.zeros((), dtype=torch.long))
+        # CoNT's projection head: z = mean over positions of ReLU(W h + b), one head shared by
+        # the input and the responses (Xavier-initialised weight, as CoNT)
+        d_model = bart.config.d_model
+        self.contrastive_head = nn.Linear(d_model, d_model)
+        nn.init.xavier_uniform_(self.contrastive_head.weight)
+
+    def features(self, hidden: Tensor, mask: Tensor) -> Tensor:
+        """The contrastive representation of each sequence: [N, T, D] states, [N, T] mask -> [N, D]."""
+        projected = torch.relu(self.contrastive_head(hidden.to(self.contrastive_head.weight.dtype)))
+        m = mask.unsqueeze(-1).to(projected.dtype)
+        return (projected * m).sum(1) / m.sum(1).clamp(min=1)
 
     def _encode(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.bart.model.encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state

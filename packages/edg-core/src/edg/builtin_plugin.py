@@ -26,3 +26,9 @@ def register_emotion_modules(register):
 def register_systems(register):
     register("transformer", "edg.systems.transformer:TransformerSystem")
     register("multi-trs", "edg.systems.multi_trs:MultiTrsSystem")
+
+
+@hookimpl
+def register_published_results(register):
+    # the papers' rows of the core's own baselines (each plugin registers its paper's tables)
+    register("core", "edg.reporting.published:PUBLISHED")

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from edg import __version__
-from edg.errors import EdgError
+from edg.errors import ConfigError, DataError, EdgError
 
 MAX_CHAT_CHARS = 2000
 
@@ -58,8 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("overrides", nargs="*", metavar="key=value")
 
-    p = sub.add_parser("plugins", help="list installed plugins and what they register")
+    p = sub.add_parser("plugins", help="list installed plugins, their systems (description, presets, components) and what they register")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("config", help="print a system's full default config as YAML (edit it, then run it with --config)")
+    p.add_argument("system", metavar="SYSTEM", help="a system or a plugin with one system, e.g. transformer, nec")
+    p.add_argument("--preset", metavar="NAME", help="presets applied in order, comma-separated (e.g. tiny,wo-egm)")
+    p.add_argument("--with", dest="extra_plugins", action="append", default=[], metavar="PLUGIN",
+                   help="load an extra plugin; repeatable")
 
     p = sub.add_parser("score", help="rescore a file of system outputs with edg's evaluator")
     p.add_argument("file")
@@ -72,12 +78,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``parse_args``, except that ``key=value`` overrides may also follow options
+    (``edg generate RUN --input F generation.strategy=beam``)."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if not hasattr(args, "overrides") or any(a.startswith("-") or "=" not in a for a in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = [*args.overrides, *extra]
+    return args
+
+
+def _show_warnings() -> None:
+    """Warnings of the ``edg`` logger (a corrupt checkpoint skipped, a restart from step 0)
+    as ``edg: warning: ...`` lines on stderr."""
+    import logging
+
+    logger = logging.getLogger("edg")
+    if not any(getattr(h, "edg_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("edg: %(levelname)s: %(message)s"))
+        handler.setLevel(logging.WARNING)
+        handler.edg_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if args.command is None:
         parser.print_help()
         return 0
+    _show_warnings()
     try:
         return COMMANDS[args.command](args) or 0
     except EdgError as exc:
@@ -85,8 +117,14 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"edg: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a read-only directory: the file and the reason
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"edg: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("edg: interrupted (checkpoints are kept; continue with --resume RUN_DIR)", file=sys.stderr)
+        print("edg: interrupted", file=sys.stderr)  # run/train say above how to continue
         return 130
 
 
@@ -100,15 +138,33 @@ def _overrides(args) -> list[str]:
     return extra
 
 
+def _seeds(text: str | None) -> list[int | None]:
+    if not text:
+        return [None]
+    try:
+        seeds = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--seeds {text}: expected integers separated by commas, e.g. --seeds 1,2,3") from None
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds {text}: a seed is repeated")
+    return seeds
+
+
 def cmd_run(args, evaluate: bool = True) -> int:
     from edg import pipeline
 
     if args.resume:
-        session = pipeline.session_from_run(Path(args.resume), args.overrides)
+        given = [opt for opt, value in (("--plugin", args.system), ("--config", args.config), ("--preset", args.preset),
+                                        ("--data", args.data), ("--name", args.name), ("--with", args.extra_plugins),
+                                        ("--seeds", args.seeds)) if value]
+        if given:
+            raise ConfigError(f"{', '.join(given)} cannot be used with --resume: a resumed run keeps the "
+                              f"system, data, name and seed of {args.resume}/config.yaml")
+        session = pipeline.session_from_run(Path(args.resume), args.overrides, resuming=True)
         run_dir = pipeline.run(session, resume_dir=Path(args.resume), evaluate=evaluate)
         _print_summary(run_dir)
         return 0
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [None]
+    seeds = _seeds(args.seeds)
     run_dirs = []
     for seed in seeds:
         overrides = _overrides(args) + ([f"train.seed={seed}"] if seed is not None else [])
@@ -148,21 +204,34 @@ def cmd_evaluate(args) -> int:
     from edg import pipeline
 
     run_dir = Path(args.run_dir)
-    session = pipeline.session_from_run(run_dir, args.overrides)
-    pipeline.test_run(session, run_dir)
-    _print_summary(run_dir)
+    record = pipeline.evaluate_run(run_dir, args.overrides)
+    from edg.reporting.report import format_metrics_table
+
+    print(format_metrics_table(record["metrics"]))
+    where = run_dir / "summary.json" if record["key"] == record["split"] else run_dir / "evaluations" / record["key"]
+    print(f"evaluation '{record['key']}' ({record['split']} split, {record['checkpoint']}): {where}")
     return 0
 
 
 def _read_histories(path: Path) -> list[list[str]]:
-    from edg.errors import DataError
-
     if not path.is_file():
         raise DataError(f"input file not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     histories = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
+        if line.lstrip().startswith("["):
+            try:
+                json.loads(line)
+            except json.JSONDecodeError:
+                pass  # text that happens to start with a bracket
+            else:
+                raise DataError(f"{path} line {lineno}: a JSON array; expected a JSON object "
+                                f"{{\"context\": [utterances...]}} or text with turns separated by ' | '")
         if line.lstrip().startswith("{"):
             try:
                 context = json.loads(line)["context"]
@@ -182,6 +251,8 @@ def cmd_generate(args) -> int:
     from edg import pipeline
 
     histories = _read_histories(Path(args.input))
+    if args.output and not Path(args.output).parent.is_dir():  # before the model is loaded
+        raise DataError(f"--output {args.output}: directory {Path(args.output).parent} does not exist")
     session, model = pipeline.load_trained(Path(args.run_dir), args.overrides)
     out = open(args.output, "w") if args.output else sys.stdout
     try:
@@ -225,22 +296,51 @@ def cmd_chat(args) -> int:
 
 
 def cmd_plugins(args) -> int:
-    from edg.plugins import PluginManager
+    from edg.plugins import PluginManager, system_summary
 
     manager = PluginManager().load(None)
     rows = []
-    for name, (_ep, info) in sorted(manager.available.items()):
-        rows.append({"name": name, "distribution": info.distribution, "version": info.version,
-                     "registers": manager.registered_by(name), "error": manager.failures.get(name)})
+    for name in sorted(set(manager.available) | set(manager.failures)):
+        info = manager.loaded.get(name) or (manager.available[name][1] if name in manager.available else None)
+        systems = manager.registered_by(name).get("system", [])
+        rows.append({"name": name, "distribution": info.distribution if info else None,
+                     "version": info.version if info else None, "summary": info.summary if info else "",
+                     "requires": manager.plugin_dependencies(name),
+                     "systems": [system_summary(manager, s) for s in systems],
+                     "registers": manager.registered_by(name),
+                     "published": sorted({paper for plugin, paper, _ in manager.published if plugin == name}),
+                     "error": manager.failures.get(name)})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
-        print(f"{row['name']}  ({row['distribution']} {row['version']})")
+        where = f"  ({row['distribution']} {row['version']})" if row["distribution"] else ""
+        print(f"{row['name']}{where}{': ' + row['summary'] if row['summary'] else ''}")
         if row["error"]:
             print(f"  ERROR: {row['error']}")
+        if row["requires"]:
+            print(f"  requires plugins: {', '.join(row['requires'])}")
+        for system in row["systems"]:
+            if "error" in system:
+                print(f"  system {system['name']}: ERROR: {system['error']}")
+                continue
+            print(f"  system {system['name']}: {system['description']}")
+            print(f"    presets: {', '.join(system['presets']) or 'none'}")
+            for kind, names in system["components"].items():
+                print(f"    uses {kind}: {', '.join(names)}")
         for kind, names in row["registers"].items():
             print(f"  {kind}: {', '.join(names)}")
+        if row["published"]:
+            print(f"  published results: {', '.join(row['published'])}")
+    return 0
+
+
+def cmd_config(args) -> int:
+    from edg.config import dump_yaml
+    from edg.plugins import default_config
+
+    presets = [p for p in args.preset.split(",") if p] if args.preset else []
+    sys.stdout.write(dump_yaml(default_config(args.system, presets, args.extra_plugins)))
     return 0
 
 
@@ -268,6 +368,7 @@ COMMANDS = {
     "generate": cmd_generate,
     "chat": cmd_chat,
     "plugins": cmd_plugins,
+    "config": cmd_config,
     "score": cmd_score,
     "report": cmd_report,
 }

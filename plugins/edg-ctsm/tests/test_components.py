@@ -45,7 +45,8 @@ def test_state_module_builds_v_s_from_v_cos_idf_and_compressed_semantics():
     r = 1 / math.sqrt(2)
     assert torch.allclose(v_s[0, :, :3], torch.tensor([[1, 0, 0.6], [r, r, 0.7 * math.sqrt(2)], [0, -1, -0.8]]),
                           atol=1e-6)
-    assert v_s[0, :, 3].tolist() == [0.5, 1.5, 2.0]  # IDF; unseen word: the table's default log N
+    # IDF divided by the vocabulary's largest value (unseen words: the table's default log N)
+    assert v_s[0, :, 3].tolist() == [0.25, 0.75, 1.0]
     assert torch.allclose(v_s[0, :, 4:], m.compress(hidden)[0], atol=1e-6)
     # logits: masked mean of V_cos over the real tokens / temperature
     mean = torch.tensor([(1 + r) / 2, r / 2, (0.6 + 0.7 * math.sqrt(2)) / 2])
@@ -78,19 +79,50 @@ def test_intensity_weighting_is_a_softmax_over_real_tokens():
 def test_guidance_head_eq_12_to_14():
     from edg_ctsm.emotion_guidance import GuidanceHead
 
-    head = GuidanceHead(2, 2, 2, num_emotions=2)
+    head = GuidanceHead(2, 1, 2, num_emotions=2)
     with torch.no_grad():
         head.w3_c.weight.zero_()
-        head.w3_c.bias.zero_()  # tanh(0) = 0 -> S = softmax(0) = [1/2, 1/2]
+        head.w3_c.bias.fill_(math.atanh(0.5))  # tanh(W_3^c C + b_3) = 0.5
+        head.w3_s.weight.copy_(torch.tensor([[0.0], [2 * math.log(3.0)]]))  # scores [0, ln 3]
         head.w4.weight.copy_(torch.eye(2))
         head.w4.bias.zero_()
         head.out.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0]]))
         head.out.bias.copy_(torch.tensor([0.0, 1.0]))
     c = torch.tensor([[2.0, 4.0]])
-    assert torch.allclose(head.attention(c), torch.tensor([[0.5, 0.5]]))
-    # S' = tanh(C ⊙ S) = tanh([1, 2]); logits = [tanh 1, 2 tanh 2 + 1]
-    expected = torch.tensor([[math.tanh(1.0), 2 * math.tanh(2.0) + 1]])
+    # eq. 12: S = softmax([0, ln 3]) = [1/4, 3/4], a distribution over the D = 2 features
+    assert torch.allclose(head.attention(c), torch.tensor([[0.25, 0.75]]))
+    # eq. 13: C_tchr S = D · S ⊙ C = 2 · [1/4, 3/4] ⊙ [2, 4] = [1, 6]; S' = tanh([1, 6])
+    assert torch.allclose(head.attend(c), torch.tensor([[1.0, 6.0]]))
+    # eq. 14: logits = W_out S' + b_out
+    expected = torch.tensor([[math.tanh(1.0), 2 * math.tanh(6.0) + 1]])
     assert torch.allclose(head(c), expected, atol=1e-6)
+    # uniform attention (W_3^s = 0) leaves C as it is: S re-weights features, never shrinks them
+    with torch.no_grad():
+        head.w3_s.weight.zero_()
+    assert torch.allclose(head.attend(c), c)
+
+
+def test_guidance_head_logits_follow_its_input_at_ctsm_width():
+    """At CTSM's width (D = 300 + 14 + 43 = 357) the head's logits vary with C as much as
+    they do without the attention S (S averages 1/D, so an unscaled S ⊙ C made them ~357
+    times flatter and the teacher predicted one class for every dialogue)."""
+    from edg_ctsm.emotion_guidance import GuidanceHead
+
+    torch.manual_seed(0)
+    head = GuidanceHead(357, 300, 300)
+    c = torch.randn(64, 357)
+    logits = head(c)
+    without_s = head.out(torch.tanh(head.w4(c)))
+    spread, reference = logits.std(0).mean().item(), without_s.std(0).mean().item()
+    assert spread > 0.5 * reference > 0
+    assert logits.argmax(-1).unique().numel() > 1  # not one class for every input
+    # and the gradient reaches C at the same scale
+    c.requires_grad_(True)
+    head(c).logsumexp(-1).sum().backward()
+    grad_with_s = c.grad.norm().item()
+    c.grad = None
+    head.out(torch.tanh(head.w4(c))).logsumexp(-1).sum().backward()
+    assert grad_with_s > 0.3 * c.grad.norm().item()
 
 
 # -- soft labels (eq. 15–19) ---------------------------------------------------------------

@@ -58,6 +58,30 @@ def test_missing_lexicon_is_a_resource_error(ed_splits, tokenizer, make_system):
         system.build_model()
 
 
+def test_tiny_preset_runs_offline_with_the_lexicon_edg_vad_ships(ed_splits, tokenizer, make_system):
+    """No lexicon configured: the tiny preset uses edg-vad's hand-made lexicon (package data)."""
+    system = make_system(("tiny",))
+    assert system.options.vad_lexicon == "handmade"
+    system.tokenizer = tokenizer
+    system.prepare(ed_splits)
+    model = system.build_model()
+    assert model.trait.options.handmade_lexicon and model.trait.options.lexicon_path is None
+    assert (model.intensity != 0).any() and model.trait.in_lexicon_table.any()
+
+
+def test_production_modules_do_not_import_edg_testing():
+    import subprocess
+    import sys
+
+    modules = ["edg_ctsm.system", "edg_ctsm.model", "edg_ctsm.trait", "edg_ctsm.state_emotion",
+               "edg_vad.trait_emotion", "edg_vad.lexicon"]
+    code = (f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
+            "from edg_ctsm.system import CtsmSystem\nCtsmSystem.presets['tiny']\n"
+            "print('edg.testing' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_prepare_uses_the_training_split_only(ed_splits, tokenizer, make_system):
     system = make_system()
     system.tokenizer = tokenizer
@@ -94,13 +118,13 @@ def _param_names(model):
 
 
 ABLATIONS = {
-    # preset -> (prefixes of the parameters it removes, of those it adds, losses removed)
-    "wo-tee": (("trait.",), (), ()),
-    "wo-see": (("state.",), (), ()),
-    "wo-egm": (("guidance.", "context_encoder.fusions.teacher."), ("classifier.",), ("ctsm.guidance",)),
-    "wo-ccl": (("response_encoder.", "ccl_heads."), (), ("ctsm.cross_contrastive",)),
-    "wo-egm-ccl": (("guidance.", "context_encoder.fusions.teacher.", "response_encoder.", "ccl_heads."),
-                   ("classifier.",), ("ctsm.guidance", "ctsm.cross_contrastive")),
+    # preset -> (prefixes of the parameters it removes, losses removed); no preset adds any
+    "wo-tee": (("trait.",), ()),
+    "wo-see": (("state.", "extra_emotion_words"), ()),
+    "wo-egm": (("guidance.teacher.", "context_encoder.fusions.teacher."), ("ctsm.guidance",)),
+    "wo-ccl": (("response_encoder.", "ccl_heads."), ("ctsm.cross_contrastive",)),
+    "wo-egm-ccl": (("guidance.teacher.", "context_encoder.fusions.teacher.", "response_encoder.", "ccl_heads."),
+                   ("ctsm.guidance", "ctsm.cross_contrastive")),
 }
 
 
@@ -150,21 +174,71 @@ def test_full_model_has_every_part(build, ed_splits):
 
 @pytest.mark.parametrize("preset", sorted(ABLATIONS))
 def test_each_ablation_removes_exactly_its_part(preset, build, ed_splits, full_model_names):
-    removed_prefixes, added_prefixes, removed_losses = ABLATIONS[preset]
+    removed_prefixes, removed_losses = ABLATIONS[preset]
     full_names, full_shapes = full_model_names
     system, model = build(("tiny", preset))
     names = _param_names(model)
     removed, added = full_names - names, names - full_names
-    assert removed and all(n.startswith(removed_prefixes) for n in removed)
+    assert removed and not added
     assert {n for n in full_names if n.startswith(removed_prefixes)} == removed
-    assert all(n.startswith(added_prefixes) for n in added) and bool(added) == bool(added_prefixes)
+    for prefix in removed_prefixes:  # every listed part existed in the full model
+        assert any(n.startswith(prefix) for n in full_names), prefix
     assert [s.name for s in system.config.losses] == [n for n in EQ25 if n not in removed_losses]
     # everything else keeps its shape, except the heads whose inputs lost the removed features
     changed = {n for n in names & full_names if tuple(full_shapes[n]) != tuple(dict(model.named_parameters())[n].shape)}
-    assert all(n.startswith(("guidance.", "ccl_heads.", "classifier.")) for n in changed)
+    assert all(n.startswith(("guidance.", "ccl_heads.")) for n in changed)
     out, _ = _forward_and_losses(system, model, [ed_splits["train"][i] for i in range(3)])
     assert ("guidance" in out.extras) == ("egm" not in preset)
     assert ("ccl" in out.extras) == ("ccl" not in preset)
+    # every variant pools with the KEMP intensities, read from the lexicon (also without TEE)
+    assert (model.intensity != 0).any()
+
+
+def _student_input(model, batch):
+    """``V_stu = H_C^stu ⊕ H_t ⊕ H_s`` (eq. 16) from the model's parts."""
+    st = model._encode_all(batch)
+    parts = [st["student"]]
+    if "trait" in st:
+        parts.append(st["trait"].extras["hidden"])
+    if "state" in st:
+        parts.append(st["state"].extras["hidden"])
+    return torch.cat(parts, -1)
+
+
+@pytest.mark.parametrize("preset", ["wo-egm", "wo-egm-ccl"])
+def test_without_egm_the_student_head_stays_and_learns_from_the_gold_label(preset, build, ed_splits):
+    """w/o EGM removes the teacher only: the student keeps its intensity pooling (eq. 17)
+    and eq. 12–14 head, and ``ctsm.emotion`` is its cross-entropy against the gold label."""
+    from edg_ctsm.emotion_guidance import GuidanceHead, intensity_pool
+    from edg_ctsm.emotion_loss import EmotionLoss
+
+    system, model = build(("tiny", preset))
+    assert model.guidance.teacher is None and isinstance(model.guidance.student, GuidanceHead)
+    assert set(model.context_encoder.fusions) == {"student"}
+    assert not hasattr(model, "classifier") or model.classifier is None
+    d = system.options.d_model
+    assert model.guidance.student.w3_c.in_features == d + 14 + 43  # H_C^stu ⊕ H_t ⊕ H_s
+    batch = system.collate([ed_splits["train"][i] for i in range(4)])
+    model.eval()
+    with torch.no_grad():
+        logits = model.predict_emotion(batch)
+        v_stu = _student_input(model, batch)
+        pooled = intensity_pool(v_stu, model.intensity[batch["input_ids"]], batch["attention_mask"])
+        torch.testing.assert_close(logits, model.guidance.student(pooled))
+        out = model(batch)
+    loss = EmotionLoss(None).compute(batch, out, model)
+    torch.testing.assert_close(loss.value, torch.nn.functional.cross_entropy(logits, batch["emotion_id"]))
+    assert "teacher_acc" not in loss.logs
+
+
+def test_without_tee_or_see_the_teacher_and_student_lose_only_those_features(build):
+    for preset, (teacher_in, student_in) in {"wo-tee": (43, 43), "wo-see": (14, 14)}.items():
+        system, model = build(("tiny", preset))
+        d = system.options.d_model
+        assert model.guidance.teacher.w3_c.in_features == d + teacher_in  # H_C^tchr ⊕ V_t/V_s
+        assert model.guidance.student.w3_c.in_features == d + student_in  # H_C^stu ⊕ H_t/H_s
+        assert (model.trait is None) == (preset == "wo-tee") and (model.state is None) == (preset == "wo-see")
+        assert model.ccl_heads["emotion"].in_features == student_in  # H_ts keeps the other half
 
 
 def test_end_to_end_run(ed_path, lexicon_path, tmp_path, monkeypatch):

@@ -7,10 +7,16 @@
 * Intensity pooling (eq. 11 / 17): ``C = Σ_l softmax_l(I)_l · V_l`` over the real tokens
   (:func:`intensity_pool`); the paper's "SUM over the first dimension" sums the L
   positions, so ``C`` is one vector per dialogue.
-* Head (eq. 12–14, :class:`GuidanceHead`): ``S = softmax(W_3^s tanh(W_3^c C + b_3))`` is a
-  distribution over the feature dimensions of ``C``; ``S' = tanh(W_4 (C ⊙ S) + b_4)``
-  (the paper's product ``C_tchr S`` read as the element-wise gate); logits
-  ``W_out S' + b_out`` (``P_e = softmax(logits)``).
+* Head (eq. 12–14, :class:`GuidanceHead`): ``S = softmax(W_3^s tanh(W_3^c C + b_3))`` is an
+  attention distribution over the ``D`` feature dimensions of ``C`` (eq. 12, the form of
+  a structured self-attention score, Lin et al. 2017); ``C_tchr S`` (eq. 13) applies it to
+  ``C`` as a feature re-weighting ``D · S ⊙ C``. The factor ``D`` makes the weights average
+  1, so uniform attention is the identity and ``S`` redistributes ``C``'s magnitude
+  between features instead of shrinking it: the bare product ``S ⊙ C`` divides ``C`` by
+  ``D`` (~357) on average, which made the head's output independent of its input (a
+  teacher that predicts one class whatever the dialogue).
+  ``S' = tanh(W_4 (D · S ⊙ C) + b_4)`` (eq. 13); logits ``W_out S' + b_out``
+  (``P_e = softmax(logits)``, eq. 14).
 * Teacher: ``V_tchr = H_C^tchr ⊕ V_t ⊕ V_s`` (eq. 10); student:
   ``V_stu = H_C^stu ⊕ H_t ⊕ H_s`` (eq. 16); same head structure, separate weights.
   Predictions come from the student (``ê = argmax P_e^stu``).
@@ -64,27 +70,35 @@ class GuidanceHead(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def attention(self, c: Tensor) -> Tensor:
-        """``S`` (eq. 12)."""
+        """``S`` (eq. 12): a distribution over the feature dimensions of ``C`` [B, D]."""
         return torch.softmax(self.w3_s(torch.tanh(self.w3_c(c))), dim=-1)
 
+    def attend(self, c: Tensor) -> Tensor:
+        """``C_tchr S`` of eq. 13: ``D · S ⊙ C`` (weights of mean 1, see the module docstring)."""
+        return c * self.attention(c) * c.size(-1)
+
     def forward(self, c: Tensor) -> Tensor:
-        s = self.attention(c)
-        s_prime = torch.tanh(self.w4(self.dropout(c * s)))  # eq. 13
+        s_prime = torch.tanh(self.w4(self.dropout(self.attend(c))))  # eq. 13
         return self.out(s_prime)  # eq. 14 (logits; P_e = softmax)
 
 
 class EmotionGuidance(nn.Module):
-    """Teacher and student heads of the emotion guidance module."""
+    """Teacher and student heads of the emotion guidance module.
 
-    def __init__(self, teacher_dim: int, student_dim: int, hidden_dim: int, num_emotions: int = 32,
+    ``teacher_dim=None`` builds the student alone (the w/o EGM ablation: no teacher, the
+    student's intensity pooling and eq. 12–14 head stay and learn from the gold label)."""
+
+    def __init__(self, teacher_dim: Optional[int], student_dim: int, hidden_dim: int, num_emotions: int = 32,
                  dropout: float = 0.0) -> None:
         super().__init__()
-        self.teacher = GuidanceHead(teacher_dim, hidden_dim, hidden_dim, num_emotions, dropout)
+        self.teacher = (GuidanceHead(teacher_dim, hidden_dim, hidden_dim, num_emotions, dropout)
+                        if teacher_dim is not None else None)
         self.student = GuidanceHead(student_dim, hidden_dim, hidden_dim, num_emotions, dropout)
 
     def forward(self, v_teacher: Optional[Tensor], v_student: Tensor, intensity: Tensor,
                 mask: Tensor) -> tuple[Optional[Tensor], Tensor]:
-        """Teacher logits (``None`` when ``v_teacher`` is ``None``) and student logits."""
+        """Teacher logits (``None`` without a teacher) and student logits."""
         student = self.student(intensity_pool(v_student, intensity, mask))
-        teacher = None if v_teacher is None else self.teacher(intensity_pool(v_teacher, intensity, mask))
-        return teacher, student
+        if self.teacher is None or v_teacher is None:
+            return None, student
+        return self.teacher(intensity_pool(v_teacher, intensity, mask)), student

@@ -2,8 +2,9 @@
 (CTSM eq. 15, ``L_tchr = −log P_e^tchr(e*)``).
 
 Without the emotion guidance module (the w/o EGM ablation) there is no teacher: the term is
-the cross-entropy of CTSM's single emotion classifier. Logged: ``emotion_acc`` (of the
-prediction the evaluation uses, the student's) and ``teacher_acc``.
+the cross-entropy of the student head (same intensity pooling and eq. 12–14 head) against the
+gold emotion. Logged: ``emotion_acc`` (of the prediction the evaluation uses, the student's)
+and ``teacher_acc``.
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ forward(batch):
   4. the pointer-generator decoder on ``H_C^stu`` (eq. 20);
   5. the four cross-contrastive representations (§3.6.2).
 
-Ablation switches remove their parts: no trait module (w/o TEE), no state module (w/o
-SEE), no teacher context/heads and a linear classifier on the mean-pooled
-``H_C ⊕ H_t ⊕ H_s`` (w/o EGM), no response encoder and projection heads (w/o CCL).
+Ablation switches remove exactly their parts: no trait module (w/o TEE), no state module
+and no emotion-word rows of eq. 5 (w/o SEE), no teacher context ``H_C^tchr`` and no teacher
+head (w/o EGM: the student keeps its intensity pooling and eq. 12–14 head and learns from
+the gold label), no response encoder and projection heads (w/o CCL).
 """
 
 from __future__ import annotations
@@ -50,17 +51,15 @@ class CtsmModel(EdgModel):
         # emotion words: ids in the vocabulary, own embedding rows for words it lacks
         self.register_buffer("emotion_word_ids", emotion_word_ids.clone())
         missing = int((emotion_word_ids < 0).sum())
-        self.extra_emotion_words = nn.Parameter(torch.randn(num_emotions, d_model) * d_model**-0.5) if missing else None
+        self.extra_emotion_words = (nn.Parameter(torch.randn(num_emotions, d_model) * d_model**-0.5)
+                                    if missing and state is not None else None)
         # KEMP emotion intensity of every vocabulary id (0 outside the VAD lexicon)
         self.register_buffer("intensity", intensity.float().clone())
         self.use_guidance = use_guidance
-        if use_guidance:
-            self.guidance = EmotionGuidance(d_model + d_t_in + d_s_in, d_model + d_t_out + d_s_out,
-                                            guidance_hidden, num_emotions, guidance_dropout)
-            self.classifier = None
-        else:
-            self.guidance = None
-            self.classifier = nn.Linear(d_model + d_t_out + d_s_out, num_emotions)
+        # without EGM only the teacher goes: the student head predicts emotion either way
+        self.guidance = EmotionGuidance(d_model + d_t_in + d_s_in if use_guidance else None,
+                                        d_model + d_t_out + d_s_out, guidance_hidden, num_emotions,
+                                        guidance_dropout)
         if ccl is not None:
             self.response_encoder = SeqEncoder(d_model, d_model, positions=False, **ccl["encoder"])
             dim = ccl["dim"]
@@ -108,14 +107,12 @@ class CtsmModel(EdgModel):
             emotion_parts.append(state.extras["hidden"])
         dtype = enc.hidden.dtype
         v_student = torch.cat([p.to(dtype) for p in student_parts], -1)
-        if self.use_guidance:
-            v_teacher = torch.cat([p.to(dtype) for p in teacher_parts], -1)
-            intensity = self.intensity[ids]
-            teacher, student = self.guidance(v_teacher, v_student, intensity, mask)
+        v_teacher = torch.cat([p.to(dtype) for p in teacher_parts], -1) if self.use_guidance else None
+        intensity = self.intensity[ids]
+        teacher, student = self.guidance(v_teacher, v_student, intensity, mask)
+        if teacher is not None:
             out["guidance"] = {"teacher_logits": teacher, "student_logits": student, "intensity": intensity}
-            out["emotion_logits"] = student
-        else:
-            out["emotion_logits"] = self.classifier(masked_mean(v_student, mask))
+        out["emotion_logits"] = student
         out["emotion_repr"] = masked_mean(v_student, mask)
         if emotion_parts:
             out["h_ts"] = torch.cat([p.to(dtype) for p in emotion_parts], -1)

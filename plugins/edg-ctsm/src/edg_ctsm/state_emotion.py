@@ -9,7 +9,15 @@ State emotions are context-dependent, so they are read off the context embedding
 * ``V_s = V_cos ⊕ V_IDF ⊕ H̃_C`` [B, L, 32 + 1 + d_cs] (eq. 8), with ``H̃_C = W_C'·H_C``
   this module's own semantic compression (eq. 3's form, own weights, so that the w/o TEE and
   w/o SEE ablations each remove exactly their own parameters);
-* ``H_s = Encoder_s(V_s)`` [B, L, d_s] (eq. 9), a Transformer encoder of width ``d_s``.
+* ``H_s = Encoder_s(V_s)`` [B, L, d_s] (eq. 9), a Transformer encoder of width ``d_s``,
+  with no positional encoding added (eq. 9 has none, and ``H̃_C`` already carries the
+  context encoder's positions; an amplitude-1 sinusoid on top of ``V_cos`` values of a few
+  tenths would drown the state inclination).
+
+Feature scales: ``V_cos`` is a cosine, in [-1, 1], and starts meaningful (``tied_init``:
+``W_2`` starts as a copy of ``W_1``); ``V_IDF`` is divided by the
+vocabulary's largest IDF (``idf_scaling: max``, the default) so that it lies in [0, 1]
+instead of reaching ~7–10 (natural-log IDF) beside the cosines; ``H̃_C`` is learned.
 
 Built as ``cls(options, d_model=..., num_emotions=32, vocab=[tokens], idf={word: value})``;
 ``forward(hidden=H_C, mask, input_ids=..., context_embedding=E_C, emotion_embedding=[32, d])``.
@@ -44,10 +52,15 @@ class StateEmotionOptions(StrictModel):
     """Attention heads of ``Encoder_s``; must divide ``d_s = num_emotions + 1 + d_cs`` (43)."""
     ffn_dim: int = 64
     dropout: float = 0.1
-    idf_scaling: Literal["none", "max"] = "none"
-    """``none``: raw natural-log IDF, as ``vad.trait``'s ``V_IDF``; ``max``: divided by the
-    largest value (to [0, 1])."""
+    idf_scaling: Literal["none", "max"] = "max"
+    """``max``: IDF divided by the vocabulary's largest value (to [0, 1], as ``vad.trait``
+    does by default); ``none``: raw natural-log IDF."""
     logit_temperature: float = 0.1
+    tied_init: bool = True
+    """Initialise ``W_2, b_2`` (eq. 6) equal to ``W_1, b_1`` (eq. 5), so that ``V_cos`` starts
+    as the cosine between a token's and an emotion word's embeddings projected alike (the
+    token "afraid" is close to the emotion "afraid") instead of between two unrelated random
+    projections (|V_cos| ~ 0.05 for every pair). The paper does not say how they start."""
 
 
 def cosine_inclination(context: Tensor, emotions: Tensor, eps: float = 1e-8) -> Tensor:
@@ -83,10 +96,14 @@ class StateEmotion(EmotionModule):
         proj = options.projection_dim or d_model
         self.w1 = nn.Linear(d_model, proj)  # eq. 5
         self.w2 = nn.Linear(d_model, proj)  # eq. 6
+        if options.tied_init:
+            with torch.no_grad():  # same projection at the start; both train freely after
+                self.w2.weight.copy_(self.w1.weight)
+                self.w2.bias.copy_(self.w1.bias)
         self.compress = nn.Linear(d_model, options.d_cs)  # H̃_C
         self.d_s = num_emotions + 1 + options.d_cs
         self.encoder = SeqEncoder(self.d_s, self.d_s, layers=options.layers, heads=options.heads,
-                                  ffn_dim=options.ffn_dim, dropout=options.dropout)
+                                  ffn_dim=options.ffn_dim, dropout=options.dropout, positions=False)
         table = idf_table(list(vocab or []), idf, options.idf_scaling)
         self.register_buffer("idf", table)
 

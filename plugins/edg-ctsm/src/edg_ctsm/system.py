@@ -26,13 +26,6 @@ KNOWLEDGE_STOPWORDS = ("to", "none")
 NOAM_PEAK_LR = round((300 * 8000) ** -0.5, 8)
 
 
-def shared_vad_lexicon() -> str:
-    """The lexicon beside the checkout, for the tiny preset (tests and smoke runs)."""
-    from edg.testing import shared_data_dir
-
-    return str(shared_data_dir() / "nrc_vad" / "NRC-VAD-Lexicon.txt")
-
-
 class CtsmOptions(StrictModel):
     # embeddings and Transformer sizes (CEM's defaults: 300-d, 1 layer, 2 heads, FFN 50)
     d_model: int = 300
@@ -56,7 +49,9 @@ class CtsmOptions(StrictModel):
     d_cs: int = 10
     """Width of the compressed semantics ``H̃_C`` (§4.2: 10), for both emotion modules."""
     vad_lexicon: Optional[str] = None
-    """NRC-VAD lexicon file, handed to the trait module (edg-vad says where to get it)."""
+    """NRC-VAD lexicon file, handed to the trait module (edg-vad says where to get it), or
+    ``handmade`` for the small hand-made lexicon edg-vad ships (not NRC's values; the tiny
+    preset's, so that it runs offline)."""
     trait_module: str = "vad.trait"
     trait_options: dict[str, Any] = {}
     state_module: str = "ctsm.state"
@@ -67,7 +62,8 @@ class CtsmOptions(StrictModel):
     use_state: bool = True
     """SEE: state emotion embedding and encoder."""
     use_guidance: bool = True
-    """EGM: teacher/student emotion guidance (off: one linear classifier)."""
+    """EGM: the teacher (``H_C^tchr``, its eq. 12–14 head, L_tchr as its loss and L_stu). Off:
+    the student head alone, trained on the gold label."""
     use_ccl: bool = True
     """CCL: response encoder and projection heads of the cross-contrastive loss."""
     # heads
@@ -96,7 +92,7 @@ def _losses_without(*names: str) -> list[dict[str, Any]]:
 TINY = {
     "model": {
         "d_model": 32, "layers": 1, "heads": 2, "ffn_dim": 64, "d_cs": 10, "max_knowledge_tokens": 16,
-        "knowledge_source": None, "vad_lexicon": shared_vad_lexicon(),
+        "knowledge_source": None, "vad_lexicon": "handmade",
         "decoder_options": {"ffn_dim": 64},
     },
     "tokenizer": {"vocab_size": 3000, "max_context_tokens": 96, "max_target_tokens": 24},
@@ -298,11 +294,12 @@ class CtsmSystem(System):
                                  d_model=o.d_model, embedding=embedding, bos_id=tok.convert_tokens_to_ids(BOS),
                                  eos_id=tok.convert_tokens_to_ids(EOS), pad_id=tok.pad_token_id)
         # the trait module gives V_t/H_t and the tokens' VAD values (for the intensities of
-        # eq. 11); without TEE it is built only to read the VAD values, then dropped
-        trait = self.build_trait_module() if (o.use_trait or o.use_guidance) else None
-        probe = probe_trait(trait, len(tok), o.d_model) if trait is not None else None
-        intensity = probe.intensity if probe is not None else torch.zeros(len(tok))
-        trait_dims = (probe.embedding_dim, probe.hidden_dim) if probe is not None else (0, 0)
+        # eq. 11 / 17, which every variant pools with); without TEE it is built only to read
+        # the VAD values, then dropped
+        trait = self.build_trait_module()
+        probe = probe_trait(trait, len(tok), o.d_model)
+        intensity = probe.intensity
+        trait_dims = (probe.embedding_dim, probe.hidden_dim)
         if not o.use_trait:
             trait = None
         state = self.build_state_module() if o.use_state else None

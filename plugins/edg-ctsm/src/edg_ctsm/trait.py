@@ -22,19 +22,28 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from edg.errors import ConfigError
 from edg_ctsm.emotion_guidance import emotion_intensity
 
 #: §3.4.1: "The words excluded in VAD are set with neutral default values [0.00, 0.50, 0.00]"
 MISSING_VAD = (0.0, 0.5, 0.0)
 LEXICON_OPTION_NAMES = ("lexicon", "lexicon_path", "vad_lexicon", "path")
+#: the value of ``model.vad_lexicon`` that selects the trait module's shipped hand-made lexicon
+HANDMADE = "handmade"
 
 
 def trait_options(cls: type, options: dict[str, Any], *, lexicon: str | None, d_cs: int) -> dict[str, Any]:
     """Fill the trait module's lexicon path and ``d_cs`` from CTSM's own options (unless
-    set explicitly in ``model.trait_options``)."""
+    set explicitly in ``model.trait_options``). ``lexicon="handmade"`` asks for the module's
+    shipped hand-made lexicon (``vad.trait``'s ``handmade_lexicon``)."""
     options = dict(options)
     fields = getattr(getattr(cls, "Options", None), "model_fields", {})
-    if lexicon:
+    if lexicon == HANDMADE:
+        if "handmade_lexicon" not in fields:
+            raise ConfigError(f"model.vad_lexicon: the trait module has no hand-made lexicon "
+                              f"(option 'handmade_lexicon'); give the path of a VAD lexicon file")
+        options.setdefault("handmade_lexicon", True)
+    elif lexicon:
         for name in LEXICON_OPTION_NAMES:
             if name in fields:
                 options.setdefault(name, lexicon)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from edg.tokenization import BOS, EOS, ROLE_TOKENS
@@ -14,14 +15,14 @@ ROLE_IDS = {"speaker": 0, "listener": 1}
 
 def pad(seqs: Sequence[Sequence[int]], value: int, *, left: bool = False) -> torch.Tensor:
     longest = max((len(s) for s in seqs), default=0)
-    out = torch.full((len(seqs), max(longest, 1)), value, dtype=torch.long)
+    out = np.full((len(seqs), max(longest, 1)), value, dtype=np.int64)
     for i, s in enumerate(seqs):
-        if s:
+        if len(s):
             if left:
-                out[i, longest - len(s):] = torch.tensor(s, dtype=torch.long)
+                out[i, longest - len(s):] = s
             else:
-                out[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-    return out
+                out[i, : len(s)] = s
+    return torch.from_numpy(out)
 
 
 def encode_context(tokenizer, contexts: list[list[str]], roles: list[list[str]], max_tokens: int):
@@ -58,18 +59,34 @@ def encode_targets(tokenizer, targets: list[str], max_tokens: int):
     return inputs, labels
 
 
-def collate_dialogue(samples: list[dict[str, Any]], tokenizer, *, max_context_tokens: int,
-                     max_target_tokens: int) -> dict[str, Any]:
-    ids, role_ids = encode_context(tokenizer, [s["context"] for s in samples], [s["roles"] for s in samples],
-                                   max_context_tokens)
-    dec_in, labels = encode_targets(tokenizer, [s["target"] for s in samples], max_target_tokens)
-    pad_id = tokenizer.pad_token_id
-    input_ids = pad(ids, pad_id)
+def encode_dialogue(batch: dict[str, list], tokenizer, *, max_context_tokens: int,
+                    max_target_tokens: int) -> dict[str, list]:
+    """The token-id columns of a batch of samples (``datasets`` batched-map layout):
+    ``input_ids``/``role_ids`` of the context, ``decoder_input_ids``/``labels`` of the target."""
+    ids, role_ids = encode_context(tokenizer, list(batch["context"]), list(batch["roles"]), max_context_tokens)
+    dec_in, labels = encode_targets(tokenizer, list(batch["target"]), max_target_tokens)
+    return {"input_ids": ids, "role_ids": role_ids, "decoder_input_ids": dec_in, "labels": labels}
+
+
+def pad_dialogue(samples: list[dict[str, Any]], pad_id: int) -> dict[str, Any]:
+    """Pad encoded samples (:func:`encode_dialogue`'s columns) into a batch."""
+    input_ids = pad([s["input_ids"] for s in samples], pad_id)
     return {
         "input_ids": input_ids,
-        "attention_mask": input_ids.ne(pad_id) if ids else input_ids.bool(),
-        "role_ids": pad(role_ids, 0),
-        "decoder_input_ids": pad(dec_in, pad_id),
-        "labels": pad(labels, -100),
+        "attention_mask": input_ids.ne(pad_id),
+        "role_ids": pad([s["role_ids"] for s in samples], 0),
+        "decoder_input_ids": pad([s["decoder_input_ids"] for s in samples], pad_id),
+        "labels": pad([s["labels"] for s in samples], -100),
         "emotion_id": torch.tensor([s["emotion_id"] for s in samples], dtype=torch.long),
     }
+
+
+def collate_dialogue(samples: list[dict[str, Any]], tokenizer, *, max_context_tokens: int,
+                     max_target_tokens: int) -> dict[str, Any]:
+    """Pad samples, tokenizing those that were not encoded beforehand."""
+    if samples and "input_ids" not in samples[0]:
+        columns = {k: [s[k] for s in samples] for k in ("context", "roles", "target")}
+        encoded = encode_dialogue(columns, tokenizer, max_context_tokens=max_context_tokens,
+                                  max_target_tokens=max_target_tokens)
+        samples = [{**s, **{k: v[i] for k, v in encoded.items()}} for i, s in enumerate(samples)]
+    return pad_dialogue(samples, tokenizer.pad_token_id)

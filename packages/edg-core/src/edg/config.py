@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError
 
 from edg.errors import ConfigError
 
@@ -29,11 +29,11 @@ class DataConfig(StrictModel):
     path: Optional[str] = None
     """Dataset location; ``None`` uses the small sample shipped with edg-core."""
     source: Literal["auto", "csv", "jsonl", "hf"] = "auto"
-    context_window: Optional[int] = None
+    context_window: Optional[PositiveInt] = None
     """Keep only the last N context utterances (``None``: the full history, as MoEL/CEM)."""
-    max_train: Optional[int] = None
-    max_valid: Optional[int] = None
-    max_test: Optional[int] = None
+    max_train: Optional[NonNegativeInt] = None
+    max_valid: Optional[NonNegativeInt] = None
+    max_test: Optional[NonNegativeInt] = None
     cache_dir: Optional[str] = None
 
 
@@ -42,11 +42,11 @@ class TokenizerConfig(StrictModel):
     """``word``/``bpe``: trained on the training split and saved with the run;
     ``pretrained``: ``AutoTokenizer.from_pretrained(name_or_path)``."""
     name_or_path: Optional[str] = None
-    vocab_size: int = 30000
-    min_frequency: int = 1
+    vocab_size: PositiveInt = 30000
+    min_frequency: PositiveInt = 1
     lowercase: bool = True
-    max_context_tokens: int = 256
-    max_target_tokens: int = 64
+    max_context_tokens: PositiveInt = 256
+    max_target_tokens: PositiveInt = 64
 
 
 class LossSpec(StrictModel):
@@ -60,28 +60,37 @@ class TrainConfig(StrictModel):
     device: str = "auto"
     """``auto`` picks cuda, then mps, then cpu."""
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    """``auto``: bf16 autocast on GPUs that support it, else fp16 on GPU, fp32 on CPU."""
-    batch_size: int = 16
-    eval_batch_size: int = 32
-    grad_accum: int = 1
+    """``auto``: bf16 autocast on GPUs and CPUs that support it (CPU: AVX-512 BF16 or
+    AMX), else fp16 on GPU and fp32 on CPU; ``fp32`` turns autocast off."""
+    threads: Optional[int] = None
+    """CPU threads per process (``None``: the CPUs this process may use, divided among
+    the processes of a DDP run on one machine)."""
+    batch_size: PositiveInt = 16
+    bucketing: bool = True
+    """Batch samples of similar length together (see :mod:`edg.training.batches`);
+    ``false``: batches in plain random order."""
+    bucket_batches: int = 200
+    """Batches per length bucket: larger buckets pad less but mix lengths less randomly."""
+    eval_batch_size: PositiveInt = 32
+    grad_accum: PositiveInt = 1
     optimizer: Literal["adamw", "adam"] = "adamw"
-    lr: float = 1e-4
+    lr: PositiveFloat = 1e-4
     betas: tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-9
     weight_decay: float = 0.0
     clip_norm: Optional[float] = 1.0
     schedule: Literal["constant", "linear", "noam"] = "noam"
-    warmup_steps: int = 1000
+    warmup_steps: NonNegativeInt = 1000
     """``noam``: linear warm-up then inverse square root decay (Vaswani et al.), peaking
     at ``lr`` after ``warmup_steps``; ``linear``: warm-up then linear decay to 0."""
-    epochs: int = 10
-    max_steps: Optional[int] = None
-    eval_every: int = 500
-    log_every: int = 50
-    patience: Optional[int] = 5
+    epochs: PositiveInt = 10
+    max_steps: Optional[PositiveInt] = None
+    eval_every: PositiveInt = 500
+    log_every: PositiveInt = 50
+    patience: Optional[PositiveInt] = 5
     """Early stopping: evaluations without validation-loss improvement before stopping."""
-    keep_checkpoints: int = 2
-    num_workers: int = 0
+    keep_checkpoints: PositiveInt = 2
+    num_workers: NonNegativeInt = 0
     find_unused_parameters: bool = False
     """DDP: set for systems whose forward skips parameters on some steps."""
     progress: bool = True
@@ -89,10 +98,10 @@ class TrainConfig(StrictModel):
 
 class GenerationConfig(StrictModel):
     strategy: Literal["greedy", "beam", "sample"] = "greedy"
-    beam_size: int = 5
-    num_return: int = 1
-    max_length: int = 30
-    min_length: int = 1
+    beam_size: PositiveInt = 5
+    num_return: PositiveInt = 1
+    max_length: PositiveInt = 30
+    min_length: NonNegativeInt = 1
     length_penalty: float = 1.0
     temperature: float = 1.0
     top_k: int = 0
@@ -104,7 +113,7 @@ class GenerationConfig(StrictModel):
 
 class EvalConfig(StrictModel):
     split: Literal["valid", "test"] = "test"
-    batch_size: int = 32
+    batch_size: PositiveInt = 32
     metrics: Optional[list[str]] = None
     """``None``: every metric the outputs support (bertscore only with a model)."""
     bertscore_model: Optional[str] = None

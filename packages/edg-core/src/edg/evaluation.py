@@ -15,6 +15,8 @@ from tqdm.auto import tqdm
 
 from edg.components.nll_loss import token_nll
 from edg.data import EMOTIONS
+from edg.data.encoding import length_keys
+from edg.training.batches import sorted_batches
 from edg.training.loop import to_device
 
 
@@ -36,11 +38,13 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
 
     config = system.config
     model.eval()
-    loader = DataLoader(dataset, batch_size=config.eval.batch_size, shuffle=False, collate_fn=system.collate)
-    records: list[dict[str, Any]] = []
+    # batches of similar length (less padding); records are put back in dataset order
+    batches = sorted_batches(length_keys(system, dataset), len(dataset), config.eval.batch_size)
+    loader = DataLoader(dataset, batch_sampler=batches, collate_fn=system.collate)
+    by_index: dict[int, dict[str, Any]] = {}
     nll_sum, tokens = 0.0, 0
-    offset = 0
-    for batch in tqdm(loader, desc=f"evaluate {config.eval.split}", disable=not progress, dynamic_ncols=True):
+    for indices, batch in tqdm(zip(batches, loader), total=len(batches), desc=f"evaluate {config.eval.split}",
+                               disable=not progress, dynamic_ncols=True):
         batch = to_device(batch, device)
         outputs = model(batch)
         s, t = token_nll(outputs.decoder, batch["labels"])
@@ -48,7 +52,7 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
         candidates = model.generate(batch, config.generation, reranker)
         emotion_logits = model.predict_emotion(batch) if system.predicts_emotion else None
         for i, cands in enumerate(candidates):
-            sample = dataset[offset + i]
+            sample = dataset[indices[i]]
             record = {
                 "id": sample["id"],
                 "context": sample["context"],
@@ -58,8 +62,8 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
             }
             if emotion_logits is not None:
                 record["pred_emotion"] = EMOTIONS[int(emotion_logits[i].argmax())]
-            records.append(record)
-        offset += len(candidates)
+            by_index[indices[i]] = record
+    records = [by_index[i] for i in sorted(by_index)]
     preds = [r["pred_emotion"] for r in records] if system.predicts_emotion else None
     metrics = compute_metrics(
         [r["hypothesis"] for r in records],

@@ -61,9 +61,27 @@ class System(ABC):
         evaluation time."""
         return splits
 
+    #: encoded columns whose lengths sort samples into length buckets (most costly
+    #: first); bucketing is off for a system whose samples lack any of them
+    length_columns: ClassVar[tuple[str, ...]] = ("labels", "input_ids")
+
+    def encode(self, batch: dict[str, list]) -> dict[str, list]:
+        """Token ids of a batch of samples (columns in, new columns out), computed once
+        per split before training and cached (:mod:`edg.data.encoding`), so that
+        :meth:`collate` only pads. The default adds nothing: ``collate`` then receives
+        raw samples and tokenizes them itself."""
+        return {}
+
+    def encoding_fingerprint(self) -> dict[str, Any]:
+        """Everything besides the tokenizer and the data that changes :meth:`encode`'s
+        output (truncation lengths, extra inputs)."""
+        return {"tokenizer": self.config.tokenizer.model_dump(mode="json")}
+
     @abstractmethod
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
-        """Samples -> a batch of tensors (with ``labels`` padded by -100)."""
+        """Samples (with the columns :meth:`encode` added) -> a batch of tensors (with
+        ``labels`` padded by -100). Runs on every batch of every epoch: keep tokenization
+        out of it."""
 
     # -- model -------------------------------------------------------------------------
     @abstractmethod

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from edg.batching import collate_dialogue
+from edg.batching import collate_dialogue, encode_dialogue
 from edg.config import StrictModel
 from edg.interfaces.system import System
 from edg.models.embeddings import DialogueEmbedding, load_glove
@@ -46,6 +46,11 @@ class TransformerSystem(System):
                       "betas": [0.9, 0.98], "batch_size": 16},
             "generation": {"strategy": "greedy", "max_length": 30},
         }
+
+    def encode(self, batch: dict[str, list]) -> dict[str, list]:
+        tok = self.config.tokenizer
+        return encode_dialogue(batch, self.tokenizer, max_context_tokens=tok.max_context_tokens,
+                               max_target_tokens=tok.max_target_tokens)
 
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         tok = self.config.tokenizer

@@ -32,9 +32,21 @@ class TransformerOptions(StrictModel):
     decoder_options: dict[str, Any] = {}
 
 
+#: a small model and a short run: smoke tests, offline demos, CPU checks of a pipeline
+TINY: dict[str, Any] = {
+    "model": {"d_model": 32, "layers": 1, "heads": 2, "ffn_dim": 64},
+    "tokenizer": {"vocab_size": 2000, "max_context_tokens": 96, "max_target_tokens": 24},
+    "train": {"batch_size": 8, "eval_batch_size": 16, "max_steps": 40, "eval_every": 20, "log_every": 10,
+              "warmup_steps": 10, "lr": 1e-3, "schedule": "constant"},
+    "eval": {"batch_size": 16},
+    "generation": {"max_length": 12},
+}
+
+
 class TransformerSystem(System):
     Options = TransformerOptions
     description = "from-scratch Transformer encoder-decoder baseline"
+    presets = {"tiny": TINY}
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:

@@ -1,0 +1,83 @@
+"""One pre-norm :class:`torch.nn.TransformerDecoderLayer` fed one token at a time over a
+key/value cache -- the step the core's ``transformer`` decoder runs per layer, for decoders
+that arrange several such layers differently (MoEL's parallel listeners, MIME's decoder).
+
+Teacher forcing runs the layers themselves; :func:`memory_keys_values` and :func:`step_layer`
+give the same numbers position by position (tested against the full pass).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+KeyValue = tuple[Tensor, Tensor]
+
+
+def split_heads(x: Tensor, heads: int) -> Tensor:
+    n, t, d = x.shape
+    return x.view(n, t, heads, d // heads).transpose(1, 2)
+
+
+def merge_heads(x: Tensor) -> Tensor:
+    n, h, t, dh = x.shape
+    return x.transpose(1, 2).reshape(n, t, h * dh)
+
+
+def _projection(attn: nn.MultiheadAttention, part: int) -> tuple[Tensor, Optional[Tensor]]:
+    """Weight and bias of the query (0), key (1) or value (2) projection of ``attn``."""
+    d = attn.embed_dim
+    bias = None if attn.in_proj_bias is None else attn.in_proj_bias[part * d : (part + 1) * d]
+    return attn.in_proj_weight[part * d : (part + 1) * d], bias
+
+
+def memory_keys_values(layer: nn.TransformerDecoderLayer, memory: Tensor) -> KeyValue:
+    """The cross-attention keys and values of ``memory`` [N, L, D] for ``layer``, [N, H, L, D/H]."""
+    attn = layer.multihead_attn
+    keys = split_heads(F.linear(memory, *_projection(attn, 1)), attn.num_heads)
+    values = split_heads(F.linear(memory, *_projection(attn, 2)), attn.num_heads)
+    return keys, values
+
+
+def step_layer(layer: nn.TransformerDecoderLayer, x: Tensor, past: Optional[KeyValue], cross: KeyValue,
+               memory_mask: Tensor) -> tuple[Tensor, KeyValue]:
+    """Feed the states ``x`` [N, 1, D] of one new position through a pre-norm decoder layer.
+
+    ``past``: the self-attention keys/values of the earlier positions (``None`` at the first);
+    ``cross``: :func:`memory_keys_values`; ``memory_mask`` [N, 1, 1, L] True on real memory
+    tokens. Returns the layer's output [N, 1, D] and the extended self-attention cache.
+    """
+    if not layer.norm_first:
+        raise ValueError("step_layer supports pre-norm layers only (norm_first=True)")
+    attn = layer.self_attn
+    q, k, v = F.linear(layer.norm1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
+    k, v = split_heads(k, attn.num_heads), split_heads(v, attn.num_heads)
+    if past is not None:
+        k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
+    h = F.scaled_dot_product_attention(split_heads(q, attn.num_heads), k, v)
+    x = x + layer.dropout1(attn.out_proj(merge_heads(h)))
+
+    attn = layer.multihead_attn
+    q = split_heads(F.linear(layer.norm2(x), *_projection(attn, 0)), attn.num_heads)
+    h = F.scaled_dot_product_attention(q, cross[0], cross[1], attn_mask=memory_mask)
+    x = x + layer.dropout2(attn.out_proj(merge_heads(h)))
+
+    h = layer.linear2(layer.dropout(layer.activation(layer.linear1(layer.norm3(x)))))
+    return x + layer.dropout3(h), (k, v)
+
+
+def select_rows(cache: list[KeyValue], index: Tensor) -> list[KeyValue]:
+    return [(k.index_select(0, index), v.index_select(0, index)) for k, v in cache]
+
+
+def causal_mask(length: int, device: torch.device) -> Tensor:
+    """True above the diagonal: position t does not attend to later positions."""
+    return torch.triu(torch.ones(length, length, dtype=torch.bool, device=device), diagonal=1)
+
+
+def decoder_layer(d_model: int, heads: int, ffn_dim: int, dropout: float) -> nn.TransformerDecoderLayer:
+    """The core's decoder layer shape: pre-norm, batch-first, ReLU feed-forward."""
+    return nn.TransformerDecoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True, norm_first=True)

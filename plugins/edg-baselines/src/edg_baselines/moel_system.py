@@ -1,0 +1,202 @@
+"""System ``moel``: MoEL, Mixture of Empathetic Listeners (Lin et al., EMNLP 2019).
+
+Components: the core's dialogue embedding and Transformer encoder layers, the emotion tracker
+(the core's ``pooled`` emotion module on the [CLS] state), the decoder ``moel.listeners``
+(32 emotion listeners + a shared listener + the meta listener), and the loss terms ``nll``
+(label-smoothed, as MoEL) and ``emotion`` -- all by registered name. Optional speaker persona
+(Li et al., 2016) from the official release's ``speaker_idx``. See ``docs/plugins/moel.md``.
+
+Defaults are the authors' command for MoEL (README of HLTCHKUST/MoEL: ``--model experts
+--label_smoothing --noam --emb_dim 300 --hidden_dim 300 --hop 1 --heads 2 --topk 5
+--pretrain_emb --softmax --basic_learner --schedule 10000``) and ``utils/config.py``'s
+defaults for what the command leaves out (``--filter 50``, ``--batch_size 16``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from typing import Any, Optional
+
+from edg.batching import encode_dialogue, pad_dialogue
+from edg.config import StrictModel
+from edg.data import EMOTIONS
+from edg.errors import ConfigError
+from edg.interfaces.system import System
+from edg.tokenization import BOS, CLS, EOS
+
+#: peak of MoEL's NoamOpt(d_model=300, factor=1, warmup=8000)
+NOAM_PEAK_LR = round((300 * 8000) ** -0.5, 8)
+#: the sample column holding the responder's speaker_idx (added by ``prepare`` with persona on)
+RESPONDER_COLUMN = "responder_speaker"
+
+
+class MoelOptions(StrictModel):
+    d_model: int = 300
+    """``--emb_dim 300 --hidden_dim 300``."""
+    layers: int = 1
+    """Encoder layers (``--hop 1``)."""
+    heads: int = 2
+    """``--heads 2``."""
+    ffn_dim: int = 50
+    """Feed-forward width (``--filter``, default 50)."""
+    dropout: float = 0.0
+    """The authors' encoder and decoders are built without dropout (all rates default to 0)."""
+    max_positions: int = 1024
+    embeddings_path: Optional[str] = None
+    """A GloVe text file (glove.6B.300d.txt, ``--pretrain_emb``); ``None`` trains embeddings."""
+    top_k: int = 5
+    """Listeners weighted per example (``--topk 5``); 0: softmax over all 32."""
+    oracle_schedule: float = 10000
+    """``--schedule 10000``: decay of the probability of routing a training batch to its gold
+    emotion's listener; 0 turns the oracle off."""
+    shared_listener: bool = True
+    """``--basic_learner``."""
+    meta_layers: int = 1
+    """Decoder layers of the meta listener (``--hop 1``)."""
+    tie_output: bool = False
+    """Output projection tied to the word embeddings (``--weight_sharing``; off in MoEL's command)."""
+    emotion_module: str = "pooled"
+    """Registered emotion module of the emotion tracker."""
+    emotion_options: dict[str, Any] = {"pooling": "first", "dropout": 0.0}
+    """MoEL's tracker: a linear map of the encoder state at [CLS] (``decoder_key``)."""
+    decoder: str = "moel.listeners"
+    decoder_options: dict[str, Any] = {}
+    persona: bool = False
+    """Speaker persona (Li et al., 2016): an embedding of the responder's ``speaker_idx``
+    added to the decoder input; needs the official ED CSVs (``data.path``)."""
+
+
+TINY: dict[str, Any] = {
+    "model": {"d_model": 32, "layers": 1, "heads": 2, "ffn_dim": 64, "top_k": 5, "oracle_schedule": 20},
+    "tokenizer": {"vocab_size": 2000, "max_context_tokens": 96, "max_target_tokens": 24},
+    "train": {"batch_size": 8, "eval_batch_size": 16, "max_steps": 40, "eval_every": 20, "log_every": 10,
+              "warmup_steps": 10, "lr": 1e-3, "schedule": "constant", "progress": False},
+    "eval": {"batch_size": 16},
+    "generation": {"max_length": 12},
+}
+
+
+class MoelSystem(System):
+    Options = MoelOptions
+    description = "MoEL: emotion tracker + 32 emotion listeners + shared listener + meta listener (Lin et al. 2019)"
+    predicts_emotion = True
+    presets = {
+        "tiny": TINY,
+        # the authors' code switches, each removing exactly its part
+        "wo-shared-listener": {"model": {"shared_listener": False}},
+        "wo-oracle": {"model": {"oracle_schedule": 0}},
+        "all-listeners": {"model": {"top_k": 0}},
+        "persona": {"model": {"persona": True}},
+    }
+
+    def __init__(self, config, options, plugins) -> None:
+        super().__init__(config, options, plugins)
+        if options.top_k < 0 or options.top_k > len(EMOTIONS):
+            raise ConfigError(f"model.top_k must be in 0..{len(EMOTIONS)}, got {options.top_k}")
+        if options.oracle_schedule < 0:
+            raise ConfigError(f"model.oracle_schedule must be >= 0, got {options.oracle_schedule}")
+        self.speakers: dict[str, int] = {}
+
+    @classmethod
+    def default_config(cls) -> dict[str, Any]:
+        return {
+            "tokenizer": {"kind": "word", "vocab_size": 30000},
+            # MoEL: label-smoothed (0.1) generation loss + emotion cross-entropy, weights 1
+            "losses": [{"name": "nll", "weight": 1.0, "options": {"label_smoothing": 0.1}},
+                       {"name": "emotion", "weight": 1.0}],
+            # NoamOpt(300, 1, 8000, Adam(betas 0.9/0.98, eps 1e-9)), batch 16
+            "train": {"optimizer": "adam", "lr": NOAM_PEAK_LR, "schedule": "noam", "warmup_steps": 8000,
+                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16},
+            # main.py evaluates the test split greedily with max_dec_step=50
+            "generation": {"strategy": "greedy", "max_length": 50},
+        }
+
+    # -- data --------------------------------------------------------------------------------
+    def prepare(self, splits: dict[str, Any]) -> dict[str, Any]:
+        """With persona on: each sample's responder ``speaker_idx`` (from the official CSVs) and
+        the speaker vocabulary of the training split."""
+        if not self.options.persona:
+            return splits
+        from edg_baselines.speaker_ids import csv_directory, read_speaker_ids, speaker_vocabulary
+
+        directory = csv_directory(self.config.data.path)
+        out = dict(splits)
+        for split, dataset in splits.items():
+            if RESPONDER_COLUMN in dataset.column_names:
+                continue
+            ids = read_speaker_ids(directory / f"{split}.csv")
+            column = [ids.get((conv, turn), "") for conv, turn in zip(dataset["conv_id"], dataset["turn"])]
+            out[split] = dataset.add_column(RESPONDER_COLUMN, column)
+        self.speakers = speaker_vocabulary([s for s in out["train"][RESPONDER_COLUMN] if s])
+        if len(self.speakers) <= 2:
+            warnings.warn(f"model.persona: the training split has {len(self.speakers)} distinct speaker_idx "
+                          f"values (a role-based copy?); the persona embedding is then a role embedding",
+                          UserWarning, stacklevel=2)
+        return out
+
+    def encoding_fingerprint(self) -> dict[str, Any]:
+        speakers = hashlib.sha256(json.dumps(sorted(self.speakers.items())).encode()).hexdigest()[:16]
+        return {**super().encoding_fingerprint(), "cls": True, "persona": self.options.persona, "speakers": speakers}
+
+    def encode(self, batch: dict[str, list]) -> dict[str, list]:
+        """``[CLS] [SPK] u1 [LIS] u2 ...`` (MoEL puts [CLS] first and reads the emotion there),
+        the target, and with persona the responder's speaker row."""
+        tok = self.config.tokenizer
+        out = encode_dialogue(batch, self.tokenizer, max_context_tokens=max(tok.max_context_tokens - 1, 1),
+                              max_target_tokens=tok.max_target_tokens)
+        cls = self.tokenizer.convert_tokens_to_ids(CLS)
+        out["input_ids"] = [[cls, *ids] for ids in out["input_ids"]]
+        out["role_ids"] = [[0, *roles] for roles in out["role_ids"]]
+        if self.options.persona:
+            speakers = batch.get(RESPONDER_COLUMN) or [""] * len(out["input_ids"])
+            out["responder_id"] = [self.speakers.get(s, 0) for s in speakers]
+        return out
+
+    def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        if samples and "input_ids" not in samples[0]:  # raw samples (e.g. edg.pipeline.respond)
+            columns = {k: [s.get(k) for s in samples] for k in ("context", "roles", "target")}
+            if self.options.persona:
+                columns[RESPONDER_COLUMN] = [s.get(RESPONDER_COLUMN, "") for s in samples]
+            encoded = self.encode(columns)
+            samples = [{**s, **{k: v[i] for k, v in encoded.items()}} for i, s in enumerate(samples)]
+        batch = pad_dialogue(samples, self.tokenizer.pad_token_id)
+        if self.options.persona:
+            import torch
+
+            batch["responder_id"] = torch.tensor([s.get("responder_id", 0) for s in samples], dtype=torch.long)
+        return batch
+
+    # -- model -------------------------------------------------------------------------------
+    def build_embedding(self):
+        from edg.models.embeddings import DialogueEmbedding, load_glove
+
+        o = self.options
+        emb = DialogueEmbedding(len(self.tokenizer), o.d_model, self.tokenizer.pad_token_id,
+                                max_len=o.max_positions, dropout=o.dropout)
+        if o.embeddings_path:
+            vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
+            table, _found = load_glove(o.embeddings_path, vocab, o.d_model)
+            emb.word.weight.data.copy_(table)
+        return emb
+
+    def build_model(self):
+        from edg_baselines.moel_model import MoelModel
+
+        o = self.options
+        tok = self.tokenizer
+        embedding = self.build_embedding()
+        emotion = self.component("emotion_module", o.emotion_module, o.emotion_options, key="model.emotion_options",
+                                 d_model=o.d_model, num_emotions=len(EMOTIONS))
+        decoder_options = {"num_listeners": len(EMOTIONS), "heads": o.heads, "ffn_dim": o.ffn_dim,
+                           "dropout": o.dropout, "shared_listener": o.shared_listener,
+                           "meta_layers": o.meta_layers, "tie_output": o.tie_output, **o.decoder_options}
+        decoder = self.component("decoder", o.decoder, decoder_options, key="model.decoder_options",
+                                 d_model=o.d_model, embedding=embedding, bos_id=tok.convert_tokens_to_ids(BOS),
+                                 eos_id=tok.convert_tokens_to_ids(EOS), pad_id=tok.pad_token_id)
+        if o.persona and not self.speakers:
+            raise ConfigError("model.persona: no speaker ids were read (prepare() found none in the training split)")
+        return MoelModel(embedding, d_model=o.d_model, layers=o.layers, heads=o.heads, ffn_dim=o.ffn_dim,
+                         dropout=o.dropout, emotion=emotion, decoder=decoder, top_k=o.top_k,
+                         oracle_schedule=o.oracle_schedule, num_speakers=len(self.speakers) if o.persona else 0)

@@ -39,6 +39,9 @@ class System(ABC):
         self.options = options
         self.plugins = plugins
         self.tokenizer: Any = None
+        #: training-split statistics for loss terms (their ``context.statistics``); filled
+        #: by :meth:`prepare`, which must compute them from the training split only
+        self.statistics: dict[str, Any] = {}
 
     # -- configuration -----------------------------------------------------------------
     @classmethod

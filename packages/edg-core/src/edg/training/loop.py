@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from edg.config import RunConfig
 from edg.errors import ConfigError, DataError
-from edg.interfaces.loss import LossTerm
+from edg.interfaces.loss import LossTerm, TrainingContext
 from edg.runs import MetricsLog
 from edg.data.encoding import length_keys
 from edg.training import checkpoint as ckpt
@@ -178,6 +178,10 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
     # an empty split (or fewer batches than one accumulated step) would loop forever
     check_trainable(splits, batches_per_epoch, cfg.grad_accum, total_steps)
     state = LoopState()
+    context = TrainingContext(grad_accum=cfg.grad_accum, total_steps=total_steps, tokenizer=system.tokenizer,
+                              statistics=getattr(system, "statistics", {}))
+    for _name, _weight, term in losses:
+        term.setup(context)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir = run_dir / "checkpoints"
     log = MetricsLog(run_dir / "metrics.jsonl")
@@ -190,6 +194,8 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
         scaler.load_state_dict(saved["scaler"])
         ckpt.set_rng_state(saved["rng"])
         state = LoopState(**saved["loop"])
+        for (_name, _weight, term), term_state in zip(losses, saved.get("losses", [{}] * len(losses))):
+            term.load_state_dict(term_state)
         if is_main:
             best = f"step-{state.best_step}"
             ckpt.set_pointers(ckpt_dir, latest=start.name, best=best if (ckpt_dir / best).is_dir() else None)
@@ -202,10 +208,12 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
     def save(best: bool) -> None:
         if is_main:
             training_state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                              "scaler": scaler.state_dict(), "rng": ckpt.rng_state(), "loop": asdict(state)}
+                              "scaler": scaler.state_dict(), "rng": ckpt.rng_state(), "loop": asdict(state),
+                              "losses": [term.state_dict() for _name, _weight, term in losses]}
             ckpt.save_checkpoint(ckpt_dir, state.step, model, training_state, best=best, keep=cfg.keep_checkpoints)
 
     def validate() -> None:
+        context.step = state.step
         valid = validation_loss(model, system, losses, splits["valid"], cfg.eval_batch_size, device, autocast)
         improved = valid["loss"] < state.best_valid
         if improved:
@@ -228,6 +236,7 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
         for batch in loader:
             batch = to_device(batch, device)
             sync = (micro + 1) % cfg.grad_accum == 0
+            context.step, context.epoch, context.micro_step = state.step, state.epoch, micro % cfg.grad_accum
             with (nullcontext() if sync or not distributed else net.no_sync()), autocast():
                 outputs = net(batch)
                 loss, logs = total_loss(losses, batch, outputs, model)
@@ -282,17 +291,24 @@ def validation_loss(model, system, losses, dataset, batch_size: int, device, aut
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=system.collate)
     sums: dict[str, float] = {}
     count, nll_sum, tokens = 0, 0.0, 0
-    for batch in loader:
-        batch = to_device(batch, device)
-        with autocast():
-            outputs = model(batch)
-            loss, logs = total_loss(losses, batch, outputs, model)
-        n = batch["labels"].size(0)
-        count += n
-        for k, v in {"loss": loss, **logs}.items():
-            sums[k] = sums.get(k, 0.0) + float(v) * n
-        s, t = token_nll(outputs.decoder, batch["labels"])
-        nll_sum, tokens = nll_sum + float(s), tokens + t
+    contexts = {id(term.context): term.context for _name, _weight, term in losses}
+    for context in contexts.values():
+        context.training = False
+    try:
+        for batch in loader:
+            batch = to_device(batch, device)
+            with autocast():
+                outputs = model(batch)
+                loss, logs = total_loss(losses, batch, outputs, model)
+            n = batch["labels"].size(0)
+            count += n
+            for k, v in {"loss": loss, **logs}.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * n
+            s, t = token_nll(outputs.decoder, batch["labels"])
+            nll_sum, tokens = nll_sum + float(s), tokens + t
+    finally:
+        for context in contexts.values():
+            context.training = True
     out = {k: v / max(count, 1) for k, v in sums.items()}
     out["token_nll"] = nll_sum / max(tokens, 1)
     out["ppl"] = math.exp(min(out["token_nll"], 50))

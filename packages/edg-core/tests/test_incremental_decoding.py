@@ -206,3 +206,26 @@ def test_greedy_scores_are_length_normalised():
         assert len(c.token_ids) == 5  # cut at max_length: no EOS counted
         assert c.score == pytest.approx(c.logprob / 5, abs=1e-6)
         assert math.isfinite(c.logprob)
+
+
+def _guide_gru_decoder():
+    """The GRU decoder of docs/plugin-guide.md's Decoders section, as written there."""
+    from pathlib import Path
+
+    guide = Path(__file__).resolve().parents[3] / "docs" / "plugin-guide.md"
+    blocks = guide.read_text().split("```python\n")[1:]
+    code = next(b.split("```")[0] for b in blocks if "class GRUDecoder" in b)
+    namespace: dict = {}
+    exec(compile(code, str(guide), "exec"), namespace)
+    return namespace["GRUDecoder"], namespace["GRUOptions"]
+
+
+def test_the_plugin_guide_gru_decoder_generates_incrementally():
+    gru_decoder, gru_options = _guide_gru_decoder()
+    torch.manual_seed(0)
+    dec = gru_decoder(gru_options(hidden=24), d_model=16, vocab_size=40, bos_id=BOS, eos_id=EOS, pad_id=PAD).eval()
+    mem = padded_memory()
+    for cfg in (GenerationConfig(strategy="greedy", max_length=8),
+                GenerationConfig(strategy="beam", beam_size=3, num_return=3, max_length=8, min_length=8)):
+        with torch.no_grad():
+            assert_same(dec.generate(mem, cfg, return_hidden=True), uncached(dec, mem, cfg))

@@ -63,8 +63,8 @@ class PrefixStepper:
 
 
 class _Steps:
-    """The stepper with the search's constraints applied to every step's log-probabilities
-    (float32 copies: never the decoder's own tensors), and the hidden-state sums."""
+    """The stepper with the search's constraints applied in place to every step's
+    log-probabilities (a step returns a new tensor), and the hidden-state sums."""
 
     def __init__(self, stepper: Stepper, banned_ids: tuple[int, ...], return_hidden: bool) -> None:
         self.stepper = stepper
@@ -77,7 +77,7 @@ class _Steps:
 
     def step(self, tokens: Tensor, state) -> tuple[Tensor, Any]:
         logp, state = self.stepper.step(tokens, state)
-        logp = logp.to(torch.float32, copy=True)
+        logp = logp.float()
         if self.banned:
             logp[:, self.banned] = float("-inf")
         if self.return_hidden:

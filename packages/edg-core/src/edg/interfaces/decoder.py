@@ -7,7 +7,8 @@ time without knowing what it holds (a KV cache, a GRU hidden state, a coverage v
 ``start(memory) -> state``
     A state for decoding the ``memory.batch_size`` rows of ``memory``; no token fed yet.
 ``step(tokens [N], state) -> (log_probs [N, V], state)``
-    Feed one token per row (BOS first) and get the log-probabilities of the next token.
+    Feed one token per row (BOS first) and get the log-probabilities of the next token
+    (a new tensor: the search applies its constraints to it in place).
 ``reorder(state, index [N']) -> state``
     Row ``i`` of the new state continues row ``index[i]`` of the old one. The search calls
     it to reselect beams, to expand each example into beams or samples (``index`` repeats

@@ -23,6 +23,14 @@ def register_emotion_modules(register):
 
 
 @hookimpl
+def register_schedules(register):
+    register("constant", "edg.training.schedules:ConstantSchedule")
+    register("linear", "edg.training.schedules:LinearSchedule")
+    register("noam", "edg.training.schedules:NoamSchedule")
+    register("step", "edg.training.schedules:StepDecaySchedule")
+
+
+@hookimpl
 def register_systems(register):
     register("transformer", "edg.systems.transformer:TransformerSystem")
     register("multi-trs", "edg.systems.multi_trs:MultiTrsSystem")

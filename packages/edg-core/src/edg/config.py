@@ -79,7 +79,10 @@ class TrainConfig(StrictModel):
     eps: float = 1e-9
     weight_decay: float = 0.0
     clip_norm: Optional[float] = 1.0
-    schedule: Literal["constant", "linear", "noam"] = "noam"
+    schedule: str = "noam"
+    """A registered schedule: ``constant``, ``linear``, ``noam``, ``step`` or a plugin's."""
+    schedule_options: dict[str, Any] = {}
+    """Options of the schedule (``step``: ``rate``, ``every_epochs``, ``every_steps``)."""
     warmup_steps: NonNegativeInt = 1000
     """``noam``: linear warm-up then inverse square root decay (Vaswani et al.), peaking
     at ``lr`` after ``warmup_steps``; ``linear``: warm-up then linear decay to 0."""

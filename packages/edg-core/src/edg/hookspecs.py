@@ -66,6 +66,14 @@ def register_rerankers(register: Register) -> None:
 
 
 @hookspec
+def register_schedules(register: Register) -> None:
+    """Register :class:`edg.interfaces.schedule.Schedule` subclasses (``train.schedule``).
+
+    :param register: ``register(name, cls_or_"module:attr")``.
+    """
+
+
+@hookspec
 def register_systems(register: Register) -> None:
     """Register :class:`edg.interfaces.system.System` subclasses (runnable recipes).
 

@@ -116,6 +116,8 @@ def _build_session(config: RunConfig, plugins: PluginManager) -> Session:
             why = "greedy decoding" if gen.strategy == "greedy" else "generation.num_return: 1"
             log.warning("reranker '%s' cannot act: %s gives one candidate per sample "
                         "(use generation.strategy=beam and generation.num_return > 1)", gen.reranker, why)
+    plugins.check_options("schedule", config.train.schedule, config.train.schedule_options,
+                          key="train.schedule_options")
     for name, source_options in system.knowledge_sources().items():
         plugins.check_options("knowledge_source", name, source_options, key=f"knowledge.{name}")
     for kind, name, component_options, key in model_components(options):

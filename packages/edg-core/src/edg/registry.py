@@ -26,6 +26,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "loss_term": ("register_loss_terms", "edg.interfaces.loss:LossTerm"),
     "reranker": ("register_rerankers", "edg.interfaces.reranker:Reranker"),
     "system": ("register_systems", "edg.interfaces.system:System"),
+    "schedule": ("register_schedules", "edg.interfaces.schedule:Schedule"),
 }
 
 

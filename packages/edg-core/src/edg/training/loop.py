@@ -36,7 +36,6 @@ from edg.runs import MetricsLog
 from edg.data.encoding import length_keys
 from edg.training import checkpoint as ckpt
 from edg.training.batches import EpochBatchSampler, sorted_batches
-from edg.training.schedules import lr_multiplier
 
 logger = logging.getLogger("edg")
 
@@ -173,7 +172,10 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
     params = [p for p in model.parameters() if p.requires_grad]
     opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_multiplier(cfg.schedule, cfg.warmup_steps, total_steps))
+    schedule = system.component("schedule", cfg.schedule, cfg.schedule_options, key="train.schedule_options",
+                                warmup_steps=cfg.warmup_steps, total_steps=total_steps,
+                                steps_per_epoch=steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
     # an empty split (or fewer batches than one accumulated step) would loop forever
     check_trainable(splits, batches_per_epoch, cfg.grad_accum, total_steps)

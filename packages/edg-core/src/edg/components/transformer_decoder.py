@@ -4,7 +4,8 @@ projection tied to the shared word embedding (as MoEL/CEM).
 Teacher forcing runs :class:`torch.nn.TransformerDecoder`; generation runs the same layers
 (pre-norm self-attention, cross-attention, feed-forward) one token at a time over a key/value
 cache: the self-attention keys/values of earlier positions are kept per layer, and the
-cross-attention keys/values of the memory are computed once in :meth:`start`.
+cross-attention keys/values of the memory are computed once in :meth:`start` and kept once
+per example (the beams of an example share them).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edg.config import StrictModel
-from edg.interfaces.decoder import Decoder, follow_rows
+from edg.interfaces.decoder import Decoder
 from edg.interfaces.types import DecoderOutput, EncoderOutput
 from edg.models.embeddings import DialogueEmbedding
 
@@ -31,19 +32,57 @@ class TransformerDecoderOptions(StrictModel):
 
 @dataclass
 class TransformerDecoderState:
-    """Key/value cache of one search."""
+    """Key/value cache of one search.
+
+    The memory's keys/values are kept once per example (``M`` rows), not once per beam:
+    ``rows`` maps each of the ``N`` decoding rows to its example, and while every example
+    has ``group`` consecutive rows (always, in the core's searches) the ``group`` queries of
+    an example attend to its keys in one product.
+    """
 
     rows: Tensor
-    """[N] the memory row (example) each row decodes."""
+    """[N] the example (row of ``cross``/``memory_mask``) each row decodes."""
+    group: Optional[int]
+    """Rows per example when ``rows`` is ``0..M-1`` each repeated ``group`` times, else None."""
     memory_mask: Tensor
-    """[N, 1, 1, L] True on real memory tokens."""
+    """[M, 1, 1, L] True on real memory tokens."""
     cross: list[tuple[Tensor, Tensor]]
-    """Per layer, the cross-attention keys and values of the memory, [N, H, L, D/H]."""
+    """Per layer, the cross-attention keys and values of the memory, [M, H, L, D/H]."""
     past: list[tuple[Tensor, Tensor]]
     """Per layer, the self-attention keys and values of the fed tokens, [N, H, t, D/H]."""
     position: int = 0
     hidden: Optional[Tensor] = None
     """[N, D] last-layer states of the last fed tokens."""
+
+
+def _cross_attention(q: Tensor, state: TransformerDecoderState, layer: int) -> Tensor:
+    """Queries [N, H, 1, dh] over their examples' memory -> [N, H, 1, dh]."""
+    keys, values = state.cross[layer]
+    if state.group is None:  # irregular rows: gather each row's memory
+        rows = state.rows
+        return F.scaled_dot_product_attention(q, keys.index_select(0, rows), values.index_select(0, rows),
+                                              attn_mask=state.memory_mask.index_select(0, rows))
+    n, h, _, dh = q.shape
+    grouped = q.view(n // state.group, state.group, h, dh).transpose(1, 2)  # [M, H, group, dh]
+    out = F.scaled_dot_product_attention(grouped, keys, values, attn_mask=state.memory_mask)
+    return out.transpose(1, 2).reshape(n, h, 1, dh)
+
+
+def regroup(rows: Tensor, index: Tensor, memory: list[Tensor]) -> tuple[Tensor, Optional[int], list[Tensor]]:
+    """Rows after ``reorder(index)``: examples no row decodes any more are dropped from the
+    per-example ``memory`` tensors; returns the new rows, their group size and the memory."""
+    new = rows.index_select(0, index)
+    used = torch.unique(new)  # sorted
+    m = memory[0].size(0)
+    if used.numel() < m:
+        memory = [x.index_select(0, used) for x in memory]
+        new = torch.searchsorted(used, new)
+        m = used.numel()
+    n = new.numel()
+    group = n // m if n % m == 0 else None
+    if group is not None and not torch.equal(new, torch.arange(m, device=new.device).repeat_interleave(group)):
+        group = None
+    return new, group, memory
 
 
 def _heads(x: Tensor, heads: int) -> Tensor:
@@ -106,7 +145,7 @@ class TransformerDecoder(Decoder):
             values = _heads(F.linear(memory.hidden, *_projection(attn, 2)), attn.num_heads)
             cross.append((keys, values))
         rows = torch.arange(memory.batch_size, device=memory.hidden.device)
-        return TransformerDecoderState(rows, memory.mask[:, None, None, :], cross, [])
+        return TransformerDecoderState(rows, 1, memory.mask[:, None, None, :], cross, [])
 
     def _embed_position(self, tokens: Tensor, position: int) -> Tensor:
         emb = self.embedding
@@ -129,24 +168,21 @@ class TransformerDecoder(Decoder):
 
             attn = layer.multihead_attn
             q = _heads(F.linear(layer.norm2(x), *_projection(attn, 0)), attn.num_heads)
-            keys, values = state.cross[i]
-            h = F.scaled_dot_product_attention(q, keys, values, attn_mask=state.memory_mask)
-            x = x + layer.dropout2(attn.out_proj(_merge(h)))
+            x = x + layer.dropout2(attn.out_proj(_merge(_cross_attention(q, state, i))))
 
             h = layer.linear2(layer.dropout(layer.activation(layer.linear1(layer.norm3(x)))))
             x = x + layer.dropout3(h)
         hidden = self.layers.norm(x)[:, 0]
-        state = TransformerDecoderState(state.rows, state.memory_mask, state.cross, past, state.position + 1, hidden)
+        state = TransformerDecoderState(state.rows, state.group, state.memory_mask, state.cross, past,
+                                        state.position + 1, hidden)
         return self._log_probs(hidden), state
 
     def reorder(self, state: TransformerDecoderState, index: Tensor) -> TransformerDecoderState:
-        rows, moved = follow_rows(state.rows, index)
         past = [(k.index_select(0, index), v.index_select(0, index)) for k, v in state.past]
-        cross, mask = state.cross, state.memory_mask
-        if moved:
-            cross = [(k.index_select(0, index), v.index_select(0, index)) for k, v in cross]
-            mask = mask.index_select(0, index)
-        return TransformerDecoderState(rows, mask, cross, past, state.position, None)
+        memory = [state.memory_mask, *(t for kv in state.cross for t in kv)]
+        rows, group, memory = regroup(state.rows, index, memory)
+        cross = [(memory[1 + 2 * i], memory[2 + 2 * i]) for i in range(len(state.cross))]
+        return TransformerDecoderState(rows, group, memory[0], cross, past, state.position, None)
 
     def last_hidden(self, state: TransformerDecoderState) -> Optional[Tensor]:
         return state.hidden

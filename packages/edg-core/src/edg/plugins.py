@@ -30,7 +30,7 @@ import shlex
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import pluggy
 
@@ -44,6 +44,8 @@ ENTRY_POINT_GROUP = "edg"
 ALLOW_ENV = "EDG_PLUGINS"
 CORE = "core"
 CORE_DISTRIBUTION = "edg-core"
+#: the hook for papers' result tables (the other hooks are per component kind, in KINDS)
+PUBLISHED_HOOK = "register_published_results"
 
 
 @dataclass
@@ -113,13 +115,6 @@ def scan() -> tuple[Found, dict[str, list[PluginInfo]], dict[str, list[tuple[met
     return unique, duplicates, by_distribution
 
 
-def discover() -> Found:
-    """Installed (and allowed) plugins with an unambiguous name, without importing any."""
-    unique, _duplicates, _by_dist = scan()
-    allowed = _allowed()
-    return {name: pair for name, pair in unique.items() if allowed is None or name in allowed}
-
-
 def _describe(infos: list[PluginInfo]) -> str:
     return " and ".join(f"{i.distribution} {i.version} ({i.module})" for i in infos)
 
@@ -156,11 +151,10 @@ class PluginManager:
     loaded: dict[str, PluginInfo] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     registries: dict[str, Registry] = field(default_factory=lambda: {k: Registry(k) for k in KINDS})
-    #: published result tables: (paper, entries) per registering plugin, in load order
+    #: published result tables as (plugin, paper, entries or "module:attr"), in load order
     published: list[tuple[str, str, Any]] = field(default_factory=list)
     #: plugin names that several distributions register -> their infos
     duplicates: dict[str, list[PluginInfo]] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._pm = pluggy.PluginManager("edg")
@@ -176,7 +170,6 @@ class PluginManager:
             else:
                 msg = (f"plugin name '{name}' is registered by two distributions, {_describe(infos)}; "
                        f"it cannot be loaded by name until one of them is uninstalled")
-            self.warnings.append(msg)
             log.warning("%s", msg)
 
     # -- loading -----------------------------------------------------------------------
@@ -324,19 +317,16 @@ class PluginManager:
 
     def _collect(self, plugin: str) -> None:
         """Call the plugin's collector hooks, attributing each registration to it."""
-        hooks: dict[str, Any] = {hook_name: self.registries[kind] for kind, (hook_name, _base) in KINDS.items()}
-        hooks[PUBLISHED_HOOK] = None
-        for hook_name, registry in hooks.items():
-            hook = getattr(self._pm.hook, hook_name)
 
-            if registry is None:
-                def register(paper: str, entries: Any) -> None:
-                    self.published.append((plugin, paper, entries))
-            else:
-                def register(name: str, target: object, _registry: Registry = registry) -> None:
-                    _registry.add(name, target, plugin)
+        def add_published(paper: str, entries: Any) -> None:
+            self.published.append((plugin, paper, entries))
 
-            for impl in hook.get_hookimpls():
+        registers: dict[str, Callable[[str, Any], None]] = {PUBLISHED_HOOK: add_published}
+        for kind, (hook_name, _base) in KINDS.items():
+            registers[hook_name] = lambda name, target, _registry=self.registries[kind]: _registry.add(
+                name, target, plugin)
+        for hook_name, register in registers.items():
+            for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
                 if impl.plugin_name != plugin:
                     continue
                 kwargs = {"register": register}
@@ -442,9 +432,6 @@ class PluginManager:
                                       f"'{paper}' ({entries}): {type(exc).__name__}: {exc}") from exc
             out.extend(entries)
         return out
-
-
-PUBLISHED_HOOK = "register_published_results"
 
 
 def load_for_system(name: str, extra: Iterable[str] = ()) -> PluginManager:

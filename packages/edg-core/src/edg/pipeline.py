@@ -149,14 +149,40 @@ def annotate_knowledge(session: Session, splits: dict[str, Any], progress: bool 
     from edg.knowledge import KnowledgeCache, annotate
 
     cache = KnowledgeCache()
-    for name, options in sources.items():
-        cls = session.plugins.get("knowledge_source", name)
-        source = build(cls, options, name=name, key=f"knowledge.{name}")
+    classes = {name: session.plugins.get("knowledge_source", name) for name in sources}
+    for name in knowledge_order({name: tuple(cls.requires) for name, cls in classes.items()}):
+        source = build(classes[name], sources[name], name=name, key=f"knowledge.{name}")
         try:
             splits = {split: annotate(source, ds, cache, progress=progress) for split, ds in splits.items()}
         finally:
             source.close()
     return splits
+
+
+def knowledge_order(requires: dict[str, tuple[str, ...]]) -> list[str]:
+    """Knowledge sources in an order where each comes after the sources it reads
+    (``KnowledgeSource.requires``); configuration order otherwise."""
+    order: list[str] = []
+    visiting: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            raise ConfigError("knowledge sources require each other in a cycle: "
+                              + " -> ".join([*visiting[visiting.index(name):], name]))
+        visiting.append(name)
+        for needed in requires[name]:
+            if needed not in requires:
+                raise ConfigError(f"knowledge source '{name}' requires knowledge source '{needed}', "
+                                  f"which is not configured (add it under knowledge:)")
+            visit(needed)
+        visiting.pop()
+        order.append(name)
+
+    for name in requires:
+        visit(name)
+    return order
 
 
 def prepare_tokenizer(session: Session, splits: dict[str, Any], run_dir: Path):
@@ -190,20 +216,36 @@ def prepare_tokenizer(session: Session, splits: dict[str, Any], run_dir: Path):
     return tokenizer
 
 
-def encode_splits_once(session: Session, splits: dict[str, Any], progress: bool = True) -> dict[str, Any]:
-    """Tokenize every split once (cached beside the data cache) so that collate only pads."""
+def _cache_dir(session: Session) -> Path:
     from edg.data import default_cache_dir
-    from edg.data.encoding import encode_splits
 
     d = session.config.data
-    cache = Path(d.cache_dir).expanduser() if d.cache_dir else default_cache_dir()
-    return encode_splits(session.system, splits, cache_dir=cache, progress=progress)
+    return Path(d.cache_dir).expanduser() if d.cache_dir else default_cache_dir()
+
+
+def fit_stage(session: Session, splits: dict[str, Any], stage: str, run_dir: Path) -> None:
+    """Fit (or load from the cache) the components the system needs at ``stage``."""
+    specs = session.system.fitted_components(splits, stage)
+    if not specs:
+        return
+    from edg.fitting import fit_all
+
+    session.system.fitted.update(fit_all(specs, _cache_dir(session), run_dir if is_main_process() else None))
+
+
+def encode_splits_once(session: Session, splits: dict[str, Any], progress: bool = True) -> dict[str, Any]:
+    """Tokenize every split once (cached beside the data cache) so that collate only pads."""
+    from edg.data.encoding import encode_splits
+
+    return encode_splits(session.system, splits, cache_dir=_cache_dir(session), progress=progress)
 
 
 def build_everything(session: Session, run_dir: Path, progress: bool = True):
     splits = load_data(session.config)
+    fit_stage(session, splits, "before_knowledge", run_dir)
     splits = annotate_knowledge(session, splits, progress)
     prepare_tokenizer(session, splits, run_dir)
+    fit_stage(session, splits, "before_prepare", run_dir)
     splits = session.system.prepare(splits)
     splits = encode_splits_once(session, splits, progress)
     from edg.training.loop import seed_everything

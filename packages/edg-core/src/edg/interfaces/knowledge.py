@@ -20,6 +20,9 @@ from edg.interfaces.component import Component
 class KnowledgeSource(Component, ABC):
     #: requests answered per :meth:`compute` call
     batch_size: int = 32
+    #: registered names of the knowledge sources whose columns this one reads (e.g.
+    #: COMET on extracted causes after cause extraction): the core annotates them first
+    requires: tuple[str, ...] = ()
 
     def __init__(self, options: Any) -> None:
         self.options = options

@@ -42,6 +42,8 @@ class System(ABC):
         #: training-split statistics for loss terms (their ``context.statistics``); filled
         #: by :meth:`prepare`, which must compute them from the training split only
         self.statistics: dict[str, Any] = {}
+        #: fitted components by name (the fit stage fills it, :mod:`edg.fitting`)
+        self.fitted: dict[str, Any] = {}
 
     # -- configuration -----------------------------------------------------------------
     @classmethod
@@ -54,6 +56,13 @@ class System(ABC):
         return []
 
     # -- data --------------------------------------------------------------------------
+    def fitted_components(self, splits: dict[str, Any], stage: str) -> list[Any]:
+        """The :class:`~edg.interfaces.fitted.FitSpec` list of components to fit at
+        ``stage`` (``before_knowledge`` or ``before_prepare``) from the loaded ``splits``
+        (use the training split only, or external corpora); the fitted components are
+        in :attr:`fitted` by name afterwards (e.g. for :meth:`prepare`)."""
+        return []
+
     def knowledge_sources(self) -> dict[str, dict[str, Any]]:
         """Knowledge source name -> options, annotated before training."""
         return dict(self.config.knowledge)

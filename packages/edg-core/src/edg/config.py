@@ -29,6 +29,10 @@ class DataConfig(StrictModel):
     path: Optional[str] = None
     """Dataset location; ``None`` uses the small sample shipped with edg-core."""
     source: Literal["auto", "csv", "jsonl", "hf"] = "auto"
+    shape: Literal["turn", "dialogue"] = "turn"
+    """``turn``: one sample per listener turn with its history (the papers' setting);
+    ``dialogue``: one sample per conversation with every turn (:mod:`edg.data.dialogues`);
+    ``data.max_*`` then count conversations."""
     context_window: Optional[PositiveInt] = None
     """Keep only the last N context utterances (``None``: the full history, as MoEL/CEM)."""
     max_train: Optional[NonNegativeInt] = None

@@ -136,6 +136,11 @@ def load_data(config: RunConfig):
 
     d = config.data
     limits = {"train": d.max_train, "valid": d.max_valid, "test": d.max_test}
+    if d.shape == "dialogue":
+        from edg.data.dialogues import to_dialogues
+
+        turns = load_splits(d.path, source=d.source, context_window=d.context_window, cache_dir=d.cache_dir)
+        return {split: to_dialogues(ds, max_dialogues=limits[split]) for split, ds in turns.items()}
     return load_splits(d.path, source=d.source, context_window=d.context_window,
                        max_examples={k: v for k, v in limits.items() if v is not None} or None,
                        cache_dir=d.cache_dir)

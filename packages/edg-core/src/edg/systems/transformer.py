@@ -43,6 +43,19 @@ TINY: dict[str, Any] = {
 }
 
 
+def build_dialogue_embedding(tokenizer: Any, *, d_model: int, max_positions: int = 1024, dropout: float = 0.1,
+                             embeddings_path: Optional[str] = None) -> DialogueEmbedding:
+    """Word + position + dialogue-state embeddings over ``tokenizer``'s vocabulary, the
+    word table initialised from a GloVe text file when ``embeddings_path`` is set (the
+    ``model.embeddings_path`` key: a missing file is a one-line error naming it)."""
+    emb = DialogueEmbedding(len(tokenizer), d_model, tokenizer.pad_token_id, max_len=max_positions, dropout=dropout)
+    if embeddings_path:
+        vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        table, _found = load_glove(embeddings_path, vocab, d_model)
+        emb.word.weight.data.copy_(table)
+    return emb
+
+
 class TransformerSystem(System):
     Options = TransformerOptions
     description = "from-scratch Transformer encoder-decoder baseline"
@@ -71,13 +84,8 @@ class TransformerSystem(System):
 
     def build_embedding(self) -> DialogueEmbedding:
         o = self.options
-        emb = DialogueEmbedding(len(self.tokenizer), o.d_model, self.tokenizer.pad_token_id,
-                                max_len=o.max_positions, dropout=o.dropout)
-        if o.embeddings_path:
-            vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
-            table, _found = load_glove(o.embeddings_path, vocab, o.d_model)
-            emb.word.weight.data.copy_(table)
-        return emb
+        return build_dialogue_embedding(self.tokenizer, d_model=o.d_model, max_positions=o.max_positions,
+                                        dropout=o.dropout, embeddings_path=o.embeddings_path)
 
     def build_emotion_module(self):
         return None

@@ -33,6 +33,8 @@ def test_dialogue_shape_through_the_config_counts_conversations(tmp_path, monkey
     session = open_session("transformer", None, ["data.shape=dialogue", "data.max_train=3"])
     splits = load_data(session.config)
     assert len(splits["train"]) == 3 and "utterances" in splits["train"].column_names
+    assert "utterances" in splits["valid"].column_names
+    assert "target" in splits["test"].column_names  # evaluated per listener turn
 
 
 def test_a_context_window_cannot_make_dialogues(tmp_path):

@@ -139,8 +139,15 @@ def load_data(config: RunConfig):
     if d.shape == "dialogue":
         from edg.data.dialogues import to_dialogues
 
+        if config.eval.split != "test":
+            raise ConfigError("data.shape: dialogue trains and validates on conversations but evaluates "
+                              "generation per listener turn on the test split: set eval.split to test")
         turns = load_splits(d.path, source=d.source, context_window=d.context_window, cache_dir=d.cache_dir)
-        return {split: to_dialogues(ds, max_dialogues=limits[split]) for split, ds in turns.items()}
+        splits = {split: to_dialogues(turns[split], max_dialogues=limits[split]) for split in ("train", "valid")}
+        # generation is evaluated per listener turn, as for every other system
+        test = turns["test"]
+        splits["test"] = test.select(range(min(limits["test"], len(test)))) if limits["test"] is not None else test
+        return splits
     return load_splits(d.path, source=d.source, context_window=d.context_window,
                        max_examples={k: v for k, v in limits.items() if v is not None} or None,
                        cache_dir=d.cache_dir)

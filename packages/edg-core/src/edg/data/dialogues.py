@@ -8,6 +8,11 @@ loader reads (CSV, JSONL, the hub) gives it: a conversation's utterances are the
 of its last listener turn followed by that turn; a trailing speaker utterance that no
 listener answered is not part of any sample and is left out.
 
+With ``data.shape: dialogue`` the training and validation splits are dialogues and the
+test split stays per turn: generation is evaluated per listener turn with its history, as
+for every other system, so a dialogue-level system's collate takes both shapes (a turn
+sample is a conversation cut after its target, with one target turn).
+
 Columns: ``id`` (= ``conv_id``), ``conv_id``, ``utterances``, ``roles``, ``target_turns``
 (indices into ``utterances`` of the listener turns, each a generation target),
 ``turn_ids`` (the per-turn sample ids of those targets), ``emotion``, ``emotion_id``,

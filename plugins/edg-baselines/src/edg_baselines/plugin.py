@@ -18,3 +18,8 @@ def register_decoders(register: Register) -> None:
 @hookimpl
 def register_systems(register: Register) -> None:
     register("moel", "edg_baselines.moel_system:MoelSystem")
+
+
+@hookimpl
+def register_published_results(register) -> None:
+    register("baselines", "edg_baselines.published:PUBLISHED")

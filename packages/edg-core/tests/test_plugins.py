@@ -334,3 +334,20 @@ def test_published_results_come_from_plugins(site):
     assert "paperx" in {e.paper for e in published_for("transformer")}
     keys = [(e.paper, e.table, e.system) for e in all_published()]
     assert len(keys) == len(set(keys))
+
+
+def test_declared_dependency_loads_from_its_distribution_despite_a_duplicate_name(site, tmp_path, monkeypatch):
+    """``depa`` depends on the package edg-depb; a second distribution also calls its plugin
+    ``depb``: loading ``depa`` takes the declared one and never imports the other, and the
+    allow-list does not block a declared dependency."""
+    marker = tmp_path / "imported"
+    _distribution(site, "edg-depa", {"depa": "edg_test_depa2"}, requires=["edg-depb"],
+                  modules={"edg_test_depa2": PLUGIN_CODE.format(name="depa.loss")})
+    _distribution(site, "edg-depb", {"depb": "edg_test_depb2"},
+                  modules={"edg_test_depb2": PLUGIN_CODE.format(name="depb.loss")})
+    _distribution(site, "other-depb", {"depb": "edg_test_other_depb"},
+                  modules={"edg_test_other_depb": f"open({str(marker)!r}, 'w').close()\n"})
+    monkeypatch.setenv("EDG_PLUGINS", "depa")
+    pm = PluginManager().load(["depa"])
+    assert pm.loaded["depb"].distribution == "edg-depb" and pm.get("loss_term", "depb.loss")
+    assert not marker.exists()

@@ -2,8 +2,8 @@
 
 Every hook is a *collector*: it receives a ``register`` callable and calls it once per
 component. ``register(name, target)`` takes the registered name and either the class
-itself or a lazy ``"module:attribute"`` reference; lazy references keep ``edg plugins``
-fast because nothing heavy (torch) is imported until a component is built.
+itself or a lazy ``"module:attribute"`` reference; lazy references keep loading plugins
+fast because nothing heavy (torch) is imported until a component is used.
 
 A plugin is a module exposed through the ``edg`` entry-point group of a package. The
 plugins it needs are that package's dependencies (``edg-nec`` depends on ``edg-comet``):

@@ -57,7 +57,7 @@ def _train_and_validate(system: str, tmp_path, monkeypatch):
     return start, end, majority
 
 
-@pytest.mark.parametrize("system", ["moel"])
+@pytest.mark.parametrize("system", ["moel", "mime"])
 def test_baseline_learns_on_real_data(system, tmp_path, monkeypatch):
     start, end, majority = _train_and_validate(system, tmp_path, monkeypatch)
     assert end["token_nll"] < start["token_nll"] - 2.0, (start, end)

@@ -19,12 +19,11 @@ import json
 import warnings
 from typing import Any, Optional
 
-from edg.batching import encode_dialogue, pad_dialogue
 from edg.config import StrictModel
 from edg.data import EMOTIONS
 from edg.errors import ConfigError
-from edg.interfaces.system import System
-from edg.tokenization import BOS, CLS, EOS
+from edg.tokenization import BOS, EOS
+from edg_baselines.cls_context_system import ClsContextSystem
 
 #: peak of MoEL's NoamOpt(d_model=300, factor=1, warmup=8000)
 NOAM_PEAK_LR = round((300 * 8000) ** -0.5, 8)
@@ -78,7 +77,7 @@ TINY: dict[str, Any] = {
 }
 
 
-class MoelSystem(System):
+class MoelSystem(ClsContextSystem):
     Options = MoelOptions
     description = "MoEL: emotion tracker + 32 emotion listeners + shared listener + meta listener (Lin et al. 2019)"
     predicts_emotion = True
@@ -138,49 +137,33 @@ class MoelSystem(System):
 
     def encoding_fingerprint(self) -> dict[str, Any]:
         speakers = hashlib.sha256(json.dumps(sorted(self.speakers.items())).encode()).hexdigest()[:16]
-        return {**super().encoding_fingerprint(), "cls": True, "persona": self.options.persona, "speakers": speakers}
+        return {**super().encoding_fingerprint(), "persona": self.options.persona, "speakers": speakers}
 
     def encode(self, batch: dict[str, list]) -> dict[str, list]:
-        """``[CLS] [SPK] u1 [LIS] u2 ...`` (MoEL puts [CLS] first and reads the emotion there),
-        the target, and with persona the responder's speaker row."""
-        tok = self.config.tokenizer
-        out = encode_dialogue(batch, self.tokenizer, max_context_tokens=max(tok.max_context_tokens - 1, 1),
-                              max_target_tokens=tok.max_target_tokens)
-        cls = self.tokenizer.convert_tokens_to_ids(CLS)
-        out["input_ids"] = [[cls, *ids] for ids in out["input_ids"]]
-        out["role_ids"] = [[0, *roles] for roles in out["role_ids"]]
+        """The context and target (:class:`ClsContextSystem`) and, with persona on, the
+        responder's speaker row."""
+        out = super().encode(batch)
         if self.options.persona:
             speakers = batch.get(RESPONDER_COLUMN) or [""] * len(out["input_ids"])
             out["responder_id"] = [self.speakers.get(s, 0) for s in speakers]
         return out
 
+    @property
+    def encode_columns(self) -> tuple[str, ...]:
+        return ("context", "roles", "target", RESPONDER_COLUMN) if self.options.persona else super().encode_columns
+
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
-        if samples and "input_ids" not in samples[0]:  # raw samples (e.g. edg.pipeline.respond)
-            columns = {k: [s.get(k) for s in samples] for k in ("context", "roles", "target")}
-            if self.options.persona:
-                columns[RESPONDER_COLUMN] = [s.get(RESPONDER_COLUMN, "") for s in samples]
-            encoded = self.encode(columns)
-            samples = [{**s, **{k: v[i] for k, v in encoded.items()}} for i, s in enumerate(samples)]
-        batch = pad_dialogue(samples, self.tokenizer.pad_token_id)
+        batch = super().collate(samples)
         if self.options.persona:
             import torch
 
-            batch["responder_id"] = torch.tensor([s.get("responder_id", 0) for s in samples], dtype=torch.long)
+            encoded = samples and "responder_id" in samples[0]
+            ids = [s["responder_id"] for s in samples] if encoded else self.encode(
+                {k: [s.get(k) for s in samples] for k in self.encode_columns})["responder_id"]
+            batch["responder_id"] = torch.tensor(ids, dtype=torch.long)
         return batch
 
     # -- model -------------------------------------------------------------------------------
-    def build_embedding(self):
-        from edg.models.embeddings import DialogueEmbedding, load_glove
-
-        o = self.options
-        emb = DialogueEmbedding(len(self.tokenizer), o.d_model, self.tokenizer.pad_token_id,
-                                max_len=o.max_positions, dropout=o.dropout)
-        if o.embeddings_path:
-            vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
-            table, _found = load_glove(o.embeddings_path, vocab, o.d_model)
-            emb.word.weight.data.copy_(table)
-        return emb
-
     def build_model(self):
         from edg_baselines.moel_model import MoelModel
 

@@ -1,0 +1,27 @@
+"""MIME's emotion-aware context encoder (the authors' ``EmotionInputEncoder``, ``self_att``
+mode): each context state is concatenated with an emotion vector, projected back to the model
+width, given sinusoidal positions and re-encoded by a Transformer encoder. MIME builds two:
+one for the mimicking emotion (``m``), one for the non-mimicking emotion (``m~``)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from edg.models.embeddings import sinusoidal_positions
+
+
+class EmotionContextEncoder(nn.Module):
+    def __init__(self, d_model: int, emotion_dim: int, *, layers: int, heads: int, ffn_dim: int, dropout: float,
+                 max_len: int = 1024) -> None:
+        super().__init__()
+        self.project = nn.Linear(d_model + emotion_dim, d_model, bias=False)
+        self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)
+        layer = nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
+
+    def forward(self, hidden: Tensor, mask: Tensor, emotion: Tensor) -> Tensor:
+        """``hidden`` [B, L, D], ``mask`` [B, L] True on tokens, ``emotion`` [B, E] -> [B, L, D]."""
+        x = self.project(torch.cat([hidden, emotion[:, None, :].expand(-1, hidden.size(1), -1).to(hidden.dtype)], -1))
+        x = x + self.positions[: hidden.size(1)]
+        return self.encoder(x, src_key_padding_mask=~mask)

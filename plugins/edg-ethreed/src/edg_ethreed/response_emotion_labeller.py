@@ -69,7 +69,7 @@ class ResponseEmotionLabeller(FittedComponent):
             try:
                 self.tokenizer = AutoTokenizer.from_pretrained(o.model_name)
                 self.model = AutoModelForSequenceClassification.from_pretrained(o.model_name, num_labels=32)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 raise ConfigError(f"model.labeller.model_name: cannot load '{o.model_name}' ({exc.__class__.__name__}); "
                                   f"set it to a local checkpoint, or to null for the small offline encoder") from None
             return

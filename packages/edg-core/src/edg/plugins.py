@@ -47,6 +47,8 @@ CORE_DISTRIBUTION = "edg-core"
 #: the hook for papers' result tables (the other hooks are per component kind, in KINDS)
 PUBLISHED_HOOK = "register_published_results"
 
+_WARNED: set[str] = set()
+
 
 @dataclass
 class PluginInfo:
@@ -170,7 +172,9 @@ class PluginManager:
             else:
                 msg = (f"plugin name '{name}' is registered by two distributions, {_describe(infos)}; "
                        f"it cannot be loaded by name until one of them is uninstalled")
-            log.warning("%s", msg)
+            if msg not in _WARNED:  # once per process, however many managers are made
+                _WARNED.add(msg)
+                log.warning("%s", msg)
 
     # -- loading -----------------------------------------------------------------------
     def load(self, names: Iterable[str] | None = None) -> "PluginManager":

@@ -91,16 +91,18 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
 
 def _show_warnings() -> None:
     """Warnings of the ``edg`` logger (a corrupt checkpoint skipped, a restart from step 0)
-    as ``edg: warning: ...`` lines on stderr."""
+    as ``edg: warning: ...`` lines on the current ``sys.stderr``."""
     import logging
+
+    class StderrLines(logging.Handler):
+        edg_cli = True
+
+        def emit(self, record: logging.LogRecord) -> None:
+            print(f"edg: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
 
     logger = logging.getLogger("edg")
     if not any(getattr(h, "edg_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("edg: %(levelname)s: %(message)s"))
-        handler.setLevel(logging.WARNING)
-        handler.edg_cli = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
+        logger.addHandler(StderrLines(logging.WARNING))
 
 
 def main(argv: list[str] | None = None) -> int:

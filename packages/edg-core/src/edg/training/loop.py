@@ -108,6 +108,15 @@ def check_trainable(splits: dict[str, Any], batches_per_epoch: int, grad_accum: 
         raise ConfigError(f"nothing to train: {total_steps} steps (set train.max_steps or train.epochs >= 1)")
 
 
+def scheduler_state(scheduler: torch.optim.lr_scheduler.LambdaLR) -> dict[str, Any]:
+    """The scheduler's counters without its schedule: the schedule is a component (a pure
+    function of the step, rebuilt from the config on resume) whose options are not the
+    tensors and plain values a ``weights_only`` load accepts."""
+    state = scheduler.state_dict()
+    state["lr_lambdas"] = [None] * len(state["lr_lambdas"])
+    return state
+
+
 @dataclass
 class LoopState:
     step: int = 0
@@ -209,7 +218,7 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
 
     def save(best: bool) -> None:
         if is_main:
-            training_state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            training_state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler_state(scheduler),
                               "scaler": scaler.state_dict(), "rng": ckpt.rng_state(), "loop": asdict(state),
                               "losses": [term.state_dict() for _name, _weight, term in losses]}
             ckpt.save_checkpoint(ckpt_dir, state.step, model, training_state, best=best, keep=cfg.keep_checkpoints)

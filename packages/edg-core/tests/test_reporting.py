@@ -242,3 +242,59 @@ def test_format_seed_table_without_label(tmp_path):
     table = format_seed_table(aggregate_seeds(runs))
     assert table.splitlines()[0] == "| system | n | acc |"
     assert "30.50 ± 0.71" in table
+
+
+# ------------------------------------------------------------------ provenance and comparability
+def _with_evaluation(rd, data="d" * 64, tokenizer="t" * 64, strategy="greedy"):
+    summary = json.loads((rd / "summary.json").read_text())
+    summary["evaluations"] = {"test": {"split": "test", "settings": {"generation": {"strategy": strategy}},
+                                       "fingerprints": {"data": data, "tokenizer": tokenizer},
+                                       "metrics": summary["test"]}}
+    (rd / "summary.json").write_text(json.dumps(summary))
+    return rd
+
+
+def test_report_of_several_runs_does_not_overwrite_a_run_report(tmp_path):
+    a = _with_evaluation(make_run(tmp_path, "a", seed=1))
+    b = _with_evaluation(make_run(tmp_path, "b", seed=2))
+    (a / "report.md").write_text("a's own report\n")
+    md = write_report([a, b])
+    assert (a / "report.md").read_text() == "a's own report\n"
+    assert not (a / "report.csv").exists() and not (b / "report.md").exists()
+    assert "NOT COMPARABLE" not in md and "40.00 ± 0.00" in md
+    write_report([a, b], tmp_path / "out")
+    assert (tmp_path / "out" / "report.md").read_text() == md
+
+
+def test_report_says_when_runs_are_not_comparable(tmp_path):
+    a = _with_evaluation(make_run(tmp_path, "a", seed=1, test={"ppl": 40.0}), data="1" * 64)
+    b = _with_evaluation(make_run(tmp_path, "b", seed=2, test={"ppl": 42.0}), data="2" * 64, tokenizer="u" * 64,
+                         strategy="beam")
+    md = write_report([a, b], tmp_path / "out")
+    assert f"NOT COMPARABLE: the runs were evaluated on different data ({a}; {b})" in md
+    assert "PPL is not comparable between runs with different tokenizers" in md
+    assert "different generation settings" in md
+    assert "no mean ± std, the runs were evaluated on different data" in md
+    with pytest.raises(EdgError, match="different data"):
+        aggregate_seeds([a, b])
+
+
+def test_report_reads_fingerprints_of_runs_without_evaluation_records(tmp_path):
+    a = make_run(tmp_path, "a", seed=1)
+    b = make_run(tmp_path, "b", seed=2)
+    for rd, digest in ((a, "1" * 64), (b, "2" * 64)):
+        (rd / "fingerprints.json").write_text(json.dumps({"tokenizer": "t", "data": {"test": digest}}))
+    assert "NOT COMPARABLE" in write_report([a, b], tmp_path / "out")
+
+
+def test_report_files_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    rd = make_run(tmp_path, "a")
+    old = os.umask(0o022)
+    try:
+        write_report([rd])
+    finally:
+        os.umask(old)
+    assert {stat.S_IMODE((rd / f"report.{ext}").stat().st_mode) for ext in ("md", "csv", "tex")} == {0o644}

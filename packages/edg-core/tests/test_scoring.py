@@ -132,3 +132,27 @@ def test_partial_labels_and_ppl(tmp_path):
         score_file(p, names=["ppl"])
     with pytest.raises(ConfigError):
         score_file(p, names=["nope"])
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "tsv"])
+def test_unknown_emotion_labels_are_rejected(tmp_path, fmt):
+    rows = [{"hypothesis": "a", "reference": "a", "emotion": "sad", "pred_emotion": "sad"},
+            {"hypothesis": "b", "reference": "b", "emotion": "hapy", "pred_emotion": "hapy"}]
+    if fmt == "jsonl":
+        p = write_jsonl(tmp_path / "out.jsonl", rows)
+    else:
+        header = ["hypothesis", "reference", "emotion", "pred_emotion"]
+        p = write_tsv(tmp_path / "out.tsv", header, [[r[k] for k in header] for r in rows])
+    with pytest.raises(DataError, match=r"out\.(jsonl|tsv):(2|3): unknown emotion label 'hapy' in 'emotion'"):
+        score_file(p)
+
+
+def test_emotion_labels_by_name_any_case_or_index_are_accepted(tmp_path):
+    p = write_jsonl(tmp_path / "out.jsonl", [{"hypothesis": "a", "reference": "a", "emotion": " Sad ",
+                                             "pred_emotion": 5}, {"hypothesis": "b", "reference": "b",
+                                                                  "emotion": "31", "pred_emotion": "faithful"}])
+    assert score_file(p, names=["acc"])["acc"] == 100.0
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"hypothesis": "a", "reference": "a", "emotion": "sad",
+                                               "pred_emotion": 32}])
+    with pytest.raises(DataError, match=r"bad\.jsonl:1: unknown emotion label 32 in 'pred_emotion'"):
+        score_file(bad)

@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="tables (Markdown, CSV, LaTeX) of runs beside published numbers")
     p.add_argument("run_dirs", nargs="+")
-    p.add_argument("--out", metavar="DIR", help="where to write report.{md,csv,tex}")
+    p.add_argument("--out", metavar="DIR", help="where to write report.{md,csv,tex} (default: the run directory "
+                                                 "for one run; for several runs the report is only printed)")
     return parser
 
 

@@ -336,7 +336,8 @@ def evaluation_settings(config: RunConfig, checkpoint: str) -> dict[str, Any]:
             "generation": config.generation.model_dump(mode="json"), "eval": config.eval.model_dump(mode="json")}
 
 
-def test_run(session: Session, run_dir: Path, model=None, splits=None, *, which: str = "BEST") -> dict[str, Any]:
+def test_run(session: Session, run_dir: Path, model=None, splits=None, *, which: str = "BEST",
+             own: Optional[bool] = None) -> dict[str, Any]:
     """Evaluate the best checkpoint on ``eval.split`` and record the evaluation with the
     settings that produced it, without destroying an earlier one.
 
@@ -345,7 +346,8 @@ def test_run(session: Session, run_dir: Path, model=None, splits=None, *, which:
     and report. One with other settings (``edg evaluate R generation.strategy=beam``) goes
     to ``evaluations/{split}-{hash of the settings}/`` (``evaluation.json`` and outputs).
     Both are listed in ``summary.json["evaluations"]`` with settings, checkpoint and the
-    fingerprints of the data and tokenizer. Returns that record."""
+    fingerprints of the data and tokenizer. ``own`` (default: compare the settings with
+    ``config.yaml``'s) says which it is. Returns that record."""
     import hashlib
     import json
     import time
@@ -362,7 +364,8 @@ def test_run(session: Session, run_dir: Path, model=None, splits=None, *, which:
         splits, model = build_everything(session, run_dir, session.config.train.progress)
     check_splits(session.config, splits, [split])
     settings = evaluation_settings(session.config, path.name)
-    own = evaluation_settings(load_config(run_dir), path.name) == settings
+    if own is None:
+        own = evaluation_settings(load_config(run_dir), path.name) == settings
     # the run's own evaluation data must be what it was trained beside; other data is recorded
     if own:
         data = check_data_fingerprints(session, run_dir, splits, [split], record=False)
@@ -410,11 +413,16 @@ def evaluate_run(run_dir: Path, overrides: list[str] = ()) -> dict[str, Any]:
     """``edg evaluate``: lock the run directory, then :func:`test_run`."""
     from edg.runs import RunLock, remove_stale_temporaries
 
+    from edg.config import parse_overrides
+
     run_dir = Path(run_dir)
     session = session_from_run(run_dir, overrides)
+    saved = load_config(run_dir)  # the run's own settings, as the user's overrides change them
+    wanted = resolve([saved.model_dump(mode="json"), parse_overrides(list(overrides))]) if overrides else saved
+    own = evaluation_settings(saved, "") == evaluation_settings(wanted, "")
     with RunLock(run_dir):
         remove_stale_temporaries(run_dir)
-        return test_run(session, run_dir)
+        return test_run(session, run_dir, own=own)
 
 
 def _checkpoint_to_use(run_dir: Path, which: str) -> Path:
@@ -489,7 +497,7 @@ def _train_and_test(session: Session, run_dir: Path, *, resume: bool, evaluate: 
                         "best_valid_loss": best, "stopped_early": state.stopped_early})
         write_json(summary_path, summary)
         if evaluate:
-            test_run(session, run_dir, model, splits)
+            test_run(session, run_dir, model, splits, own=True)
 
 
 def _after_failure(run_dir: Path, exc: BaseException, *, new: bool, evaluate: bool) -> None:

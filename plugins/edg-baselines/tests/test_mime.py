@@ -197,3 +197,24 @@ def test_end_to_end_run(ed_path, tmp_path, monkeypatch):
     session, model = load_trained(run_dir)
     (reply,) = respond(session, model, [["I finally got the job I wanted!"]])
     assert isinstance(reply, str)
+
+
+def test_emotion_context_encoder_conditions_every_position_on_the_emotion():
+    from edg_baselines.emotion_context_encoder import EmotionContextEncoder
+
+    torch.manual_seed(0)
+    enc = EmotionContextEncoder(8, 8, layers=1, heads=2, ffn_dim=16, dropout=0.0).eval()
+    hidden = torch.randn(2, 5, 8)
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    e1, e2 = torch.randn(2, 8), torch.randn(2, 8)
+    with torch.no_grad():
+        a, b = enc(hidden, mask, e1), enc(hidden, mask, e2)
+        # padding does not leak into real positions
+        noisy = hidden.clone()
+        noisy[1, 3:] = 100.0
+        c = enc(noisy, mask, e1)
+    assert a.shape == (2, 5, 8)
+    assert not torch.allclose(a[:, :3], b[:, :3])
+    torch.testing.assert_close(a[1, :3], c[1, :3])
+    # the projection sees [H; e]: the first D input columns read the context, the rest the emotion
+    assert enc.project.in_features == 16

@@ -178,10 +178,11 @@ def cmd_run(args, evaluate: bool = True) -> int:
             _print_summary(run_dirs[-1])
     if evaluate and len(run_dirs) > 1 and pipeline.is_main_process():
         from edg.reporting.seeds import aggregate_seeds, format_seed_table
+        from edg.runs import atomic_write_text
 
         table = format_seed_table(aggregate_seeds(run_dirs))
         out = run_dirs[0].parent / f"seeds-{'-'.join(map(str, seeds))}.md"
-        out.write_text(table + "\n")
+        atomic_write_text(out, table + "\n")
         print(table)
         print(f"seed summary: {out}")
     return 0

@@ -127,3 +127,18 @@ def test_ctsm_installed_alone_runs_its_tiny_preset(wheels, tmp_path):
     assert out.returncode == 2
     assert out.stderr.strip() == ("edg: error: missing packages: edg-comet (required by edg-ctsm); "
                                   "edg-vad (required by edg-ctsm); install them: pip install edg-comet edg-vad")
+
+
+def test_third_party_plugin_with_only_edg_core(wheels, tmp_path):
+    """The example plugin (a System reusing the baseline through edg.api, a Reranker and a
+    LossTerm) in an environment that holds only edg-core and it."""
+    _run([_uv(), "build", "--wheel", "--offline", "--out-dir", wheels, REPO / "integration_tests" / "example_plugin"],
+         cwd=REPO)
+    bin_dir = install_alone(tmp_path, wheels, "edg-core")
+    _run([_uv(), "pip", "install", "--offline", "--no-index", "--find-links", wheels, "--python",
+          bin_dir / "python", "edg-example-loss"], cwd=tmp_path, env=_clean_env())
+    _assert_not_from_checkout(bin_dir, ["edg", "edg_example_loss"])
+    assert _installed_plugins(bin_dir, tmp_path) == {"core", "example"}
+    result = _run_tiny(bin_dir, tmp_path, "example", ["data.max_train=64", "data.max_valid=8", "data.max_test=8"])
+    assert result["run_dir"].parent.name == "example.trs"
+    assert set(result["env"]["plugins"]) == {"core", "example"}

@@ -40,7 +40,8 @@ def test_listed_by_edg_plugins(installed, tmp_path):
     assert out.returncode == 0, out.stderr
     rows = {r["name"]: r for r in json.loads(out.stdout)}
     assert rows["example"]["distribution"] == "edg-example-loss"
-    assert rows["example"]["registers"] == {"loss_term": ["example.confidence_penalty"]}
+    assert rows["example"]["registers"] == {"loss_term": ["example.confidence_penalty"],
+                                            "reranker": ["example.length"], "system": ["example.trs"]}
 
 
 def test_used_in_a_run(installed, tmp_path):
@@ -82,3 +83,28 @@ def test_broken_plugin_is_reported_and_others_keep_working(tmp_path):
     out = _edg(["run", "--plugin", "broken"], tmp_path, site)
     assert out.returncode == 2
     assert out.stderr.strip() == "edg: error: plugin 'broken' failed to import: ImportError: this plugin is broken on purpose"
+
+
+def test_its_system_reuses_the_baseline_and_reranks(installed, tmp_path):
+    out = _edg(["run", "--plugin", "example", "--preset", "tiny", "train.progress=false"], tmp_path, installed)
+    assert out.returncode == 0, out.stderr[-2000:]
+    (run_dir,) = (tmp_path / "runs" / "example.trs").iterdir()
+    records = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert all("example.confidence_penalty" in r for r in records if r["split"] == "train")
+    assert "example.length" in (run_dir / "config.yaml").read_text()
+
+
+def test_length_reranker_orders_by_penalised_logprob(installed, monkeypatch):
+    monkeypatch.syspath_prepend(str(installed))
+    from edg_example_loss.length_reranker import LengthReranker, LengthRerankerOptions
+
+    from edg.interfaces.types import Candidate
+
+    short = Candidate([1], logprob=-2.0, score=-2.0)
+    long = Candidate([1, 2, 3, 4, 5, 6, 7], logprob=-3.0, score=-0.43)
+    by_total = LengthReranker(LengthRerankerOptions(alpha=0.0)).rerank([[long, short]], None, {}, None)
+    assert [c.token_ids for c in by_total[0]] == [[1], [1, 2, 3, 4, 5, 6, 7]]
+    by_length = LengthReranker(LengthRerankerOptions(alpha=2.0)).rerank([[short, long]], None, {}, None)
+    assert by_length[0][0].token_ids == [1, 2, 3, 4, 5, 6, 7]
+    assert by_length[0][0].score == pytest.approx(-3.0 / (12 / 6) ** 2)
+    assert by_length[0][0].extras["search_score"] == -0.43

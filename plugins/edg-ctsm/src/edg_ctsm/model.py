@@ -39,7 +39,8 @@ class CtsmModel(EdgModel):
                  d_model: int, num_emotions: int, trait: Optional[EmotionModule], trait_dims: tuple[int, int],
                  state: Optional[EmotionModule], state_dims: tuple[int, int],
                  emotion_word_ids: Tensor, intensity: Tensor, use_guidance: bool, guidance_hidden: int,
-                 guidance_dropout: float, ccl: Optional[dict[str, Any]], train_frequencies: Tensor) -> None:
+                 guidance_dropout: float, ccl: Optional[dict[str, Any]], train_frequencies: Tensor,
+                 emotion_counts: Optional[Tensor] = None) -> None:
         super().__init__()
         self.context_encoder = context_encoder
         self.embedding = context_encoder.embedding
@@ -60,6 +61,8 @@ class CtsmModel(EdgModel):
         self.guidance = EmotionGuidance(d_model + d_t_in + d_s_in if use_guidance else None,
                                         d_model + d_t_out + d_s_out, guidance_hidden, num_emotions,
                                         guidance_dropout)
+        if emotion_counts is not None:  # the heads start at the training split's class prior
+            self.guidance.init_prior(emotion_counts)
         if ccl is not None:
             self.response_encoder = SeqEncoder(d_model, d_model, positions=False, **ccl["encoder"])
             dim = ccl["dim"]

@@ -121,6 +121,7 @@ class CtsmSystem(System):
         super().__init__(config, options, plugins)
         self.idf: dict[str, float] = {}
         self.train_frequencies: list[int] = []
+        self.emotion_counts: list[int] = []
         self._check_losses()
 
     @classmethod
@@ -164,8 +165,9 @@ class CtsmSystem(System):
         return o.knowledge_field or o.knowledge_source.replace(".", "_")
 
     def prepare(self, splits: dict[str, Any]) -> dict[str, Any]:
-        """IDF (one document per training conversation) and response token frequencies,
-        from the training split only; deterministic."""
+        """IDF (one document per training conversation), response token frequencies and
+        emotion label counts (the guidance heads' initial prior), from the training split
+        only; deterministic."""
         from edg.data.statistics import idf
 
         train = splits["train"]
@@ -189,6 +191,10 @@ class CtsmSystem(System):
                 if t != eos:
                     counts[t] += 1
         self.train_frequencies = counts
+        emotions = [0] * 32
+        for e in train["emotion_id"]:
+            emotions[e] += 1
+        self.emotion_counts = emotions
         return splits
 
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -315,4 +321,5 @@ class CtsmSystem(System):
                          trait=trait, trait_dims=trait_dims, state=state, state_dims=state_dims,
                          emotion_word_ids=emotion_word_ids, intensity=intensity, use_guidance=o.use_guidance,
                          guidance_hidden=o.guidance_hidden or o.d_model, guidance_dropout=o.guidance_dropout,
-                         ccl=ccl, train_frequencies=freqs)
+                         ccl=ccl, train_frequencies=freqs,
+                         emotion_counts=torch.tensor(self.emotion_counts) if self.emotion_counts else None)

@@ -163,12 +163,13 @@ def sample_or_greedy(steps: _Steps, memory: EncoderOutput, config, *, bos_id: in
             logp, state = steps.step(tokens, state)
         logp = _constrain(logp, out_ids.index_select(0, alive)[:, :t], config, eos_id)
         if greedy:
-            token = logp.argmax(-1)
+            token_logp, token = logp.max(-1)  # the first maximum, as argmax (and faster)
         else:
             logits = _filter_logits(logp / max(config.temperature, 1e-6), config.top_k, config.top_p)
             token = torch.multinomial(torch.softmax(logits, -1), 1).squeeze(1)
+            token_logp = logp.gather(1, token[:, None]).squeeze(1)
         out_ids[alive, t] = token
-        logprob[alive] += logp.gather(1, token[:, None]).squeeze(1)
+        logprob[alive] += token_logp
         lengths[alive] += 1
         ended = token == eos_id
         if bool(ended.any()):

@@ -221,7 +221,7 @@ def beam_search(steps: _Steps, memory: EncoderOutput, config, *, bos_id: int, eo
         logp, state = steps.step(tokens, state)
         logp = _constrain(logp, generated, config, eos_id)
         vocab = logp.size(-1)
-        total = (beam_scores.view(-1, 1) + logp).view(len(open_ex), per_row * vocab)
+        total = logp.add_(beam_scores.view(-1, 1)).reshape(len(open_ex), per_row * vocab)  # logp is ours
         top_scores, top_ids = total.topk(min(2 * k, total.size(1)), dim=1)
         next_rows, next_tokens, next_scores, still_open = [], [], [], []
         for e, (b, scores, ids) in enumerate(zip(open_ex, top_scores.tolist(), top_ids.tolist())):

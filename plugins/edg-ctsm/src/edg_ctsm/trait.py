@@ -40,8 +40,8 @@ def trait_options(cls: type, options: dict[str, Any], *, lexicon: str | None, d_
     fields = getattr(getattr(cls, "Options", None), "model_fields", {})
     if lexicon == HANDMADE:
         if "handmade_lexicon" not in fields:
-            raise ConfigError(f"model.vad_lexicon: the trait module has no hand-made lexicon "
-                              f"(option 'handmade_lexicon'); give the path of a VAD lexicon file")
+            raise ConfigError("model.vad_lexicon: the trait module has no hand-made lexicon "
+                              "(option 'handmade_lexicon'); give the path of a VAD lexicon file")
         options.setdefault("handmade_lexicon", True)
     elif lexicon:
         for name in LEXICON_OPTION_NAMES:

@@ -332,3 +332,17 @@ def test_run_files_share_one_permission_policy(trained_run):
     modes = {p.name: stat.S_IMODE(p.stat().st_mode)
              for p in (trained_run / n for n in ("summary.json", "config.yaml", "metrics.jsonl", "report.md"))}
     assert len(set(modes.values())) == 1, modes
+
+
+def test_a_full_disk_during_an_atomic_write_names_the_file_and_leaves_no_temporary(tmp_path, monkeypatch, capsys):
+    from edg import runs
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(runs.os, "fsync", no_space)
+    target = tmp_path / "summary.json"
+    with pytest.raises(OSError) as err:
+        runs.write_json(target, {"a": 1})
+    assert err.value.filename == str(target) and err.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []

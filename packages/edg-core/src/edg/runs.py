@@ -62,6 +62,9 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk: name the file being written, not the temporary
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -279,8 +282,11 @@ class MetricsLog:
         self.path = path
 
     def write(self, record: dict[str, Any]) -> None:
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        try:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as exc:  # a full disk: a cut line is dropped on resume
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
 
     def truncate_after(self, step: int) -> int:
         """Keep only the records up to ``step``: a resumed run writes the later ones again

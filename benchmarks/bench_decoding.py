@@ -71,6 +71,7 @@ def main() -> int:
                         help="samples decoded by the old stateless path too (it is ~5-6x slower)")
     parser.add_argument("--max-samples", type=int, default=None, help="decode only the first N test samples")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--name", default="decoding", help="results file name (benchmarks/results/NAME.json)")
     args = parser.parse_args()
     os.environ.setdefault("EDG_CACHE", tempfile.mkdtemp(prefix="decoding-bench-cache-"))
     torch.manual_seed(0)
@@ -125,7 +126,7 @@ def main() -> int:
         }
         print(name, result[name], flush=True)
     result["passed"] = passed
-    write_result("decoding", result)
+    write_result(args.name, result)
     return 0 if passed else 1
 
 

@@ -46,6 +46,9 @@ def make_run(root, name, system="transformer", seed=0, test=None, tokenizer="wor
 
 # ------------------------------------------------------------------ published numbers
 def test_published_transcription_spot_checks():
+    from edg.reporting.published import all_published
+
+    PUBLISHED = all_published()  # the core's rows and every installed plugin's
     nec1 = {e.system: e for e in PUBLISHED if e.paper == "nec" and e.table == "Table 1"}
     assert nec1["Transformer"].metrics == {
         "ppl": 37.62, "bleu-1": 18.07, "bleu-2": 8.34, "bleu-3": 4.57, "bleu-4": 2.86,
@@ -63,20 +66,23 @@ def test_published_transcription_spot_checks():
     assert eth["EmpHi"].extra["params"] == "10.92M"
     for e in PUBLISHED:
         assert set(e.metrics) <= set(METRIC_NAMES), e
-        assert e.notes and e.paper in {"nec", "ctsm", "imagine", "ethreed"}
+        assert e.notes and e.paper in {"nec", "ctsm", "imagine", "ethreed", "mime-release"}
 
 
 def test_published_table_sizes():
+    from edg.reporting.published import all_published
+
+    published = all_published()
+
     def count(paper, table):
-        return sum(e.paper == paper and e.table == table for e in PUBLISHED)
+        return sum(e.paper == paper and e.table == table for e in published)
 
     assert count("nec", "Table 1") == 9
     assert count("nec", "Table 3") == 8
     assert count("nec", "Table 4") == 6
     assert count("ctsm", "Table 1") == 8
     assert count("ctsm", "Table 3") == 6
-    assert count("imagine", "Table 1") == 8
-    assert count("imagine", "Table 2") == 5
+    assert count("imagine", "Table 1") >= 2  # the baselines' rows; IMAGINE's own come with edg-imagine
     assert count("ethreed", "Table 1") == 5
     assert count("ethreed", "Table 3") == 6
 

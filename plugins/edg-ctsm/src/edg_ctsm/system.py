@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from edg.batching import collate_dialogue, pad
+from edg.batching import encode_dialogue, pad, pad_dialogue
 from edg.config import StrictModel
 from edg.errors import ConfigError
 from edg.interfaces.system import System
@@ -197,33 +197,45 @@ class CtsmSystem(System):
         self.emotion_counts = emotions
         return splits
 
-    def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
-        tok = self.tokenizer
-        cfg = self.config.tokenizer
-        batch = collate_dialogue(samples, tok, max_context_tokens=max(cfg.max_context_tokens - 1, 1),
-                                 max_target_tokens=cfg.max_target_tokens)
-        # C = [CLS] ⊕ u_1 ⊕ ... ⊕ u_n (§3.3)
-        import torch
-
+    def encode(self, batch: dict[str, list]) -> dict[str, list]:
+        """Once per split: ``C = [CLS] ⊕ u_1 ⊕ ... ⊕ u_n`` (§3.3), the target, and the
+        knowledge sequences of every relation (:meth:`knowledge_sequences`)."""
+        tok, cfg = self.tokenizer, self.config.tokenizer
+        out = encode_dialogue(batch, tok, max_context_tokens=max(cfg.max_context_tokens - 1, 1),
+                              max_target_tokens=cfg.max_target_tokens)
         cls_id = tok.convert_tokens_to_ids(CLS)
-        b = batch["input_ids"].size(0)
-        batch["input_ids"] = torch.cat([torch.full((b, 1), cls_id, dtype=torch.long), batch["input_ids"]], 1)
-        batch["attention_mask"] = batch["input_ids"].ne(tok.pad_token_id)
-        batch["role_ids"] = torch.cat([torch.zeros((b, 1), dtype=torch.long), batch["role_ids"]], 1)
-        ids, mask = self.encode_knowledge(samples)
-        batch["knowledge_ids"], batch["knowledge_mask"] = ids, mask
+        out["input_ids"] = [[cls_id, *ids] for ids in out["input_ids"]]
+        out["role_ids"] = [[0, *ids] for ids in out["role_ids"]]
+        rows = [{k: batch[k][i] for k in batch} for i in range(len(batch["target"]))]
+        out["knowledge_ids"] = self.knowledge_sequences(rows)
+        return out
+
+    def encoding_fingerprint(self) -> dict[str, Any]:
+        return {**super().encoding_fingerprint(), "relations": self.relations, "field": self.knowledge_field,
+                "max_knowledge_tokens": self.options.max_knowledge_tokens}
+
+    def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        if samples and "knowledge_ids" not in samples[0]:  # raw samples (chat, generate): encode them now
+            columns = {k: [s[k] for s in samples] for k in samples[0]}
+            encoded = self.encode(columns)
+            samples = [{**s, **{k: v[i] for k, v in encoded.items()}} for i, s in enumerate(samples)]
+        tok = self.tokenizer
+        batch = pad_dialogue(samples, tok.pad_token_id)
+        relations = len(self.relations)
+        flat = [seq for s in samples for seq in s["knowledge_ids"]]
+        ids = pad(flat, tok.pad_token_id).view(len(samples), relations, -1)
+        batch["knowledge_ids"], batch["knowledge_mask"] = ids, ids.ne(tok.pad_token_id)
         return batch
 
-    def encode_knowledge(self, samples: list[dict[str, Any]]):
-        """[B, R, Lk] token ids of each relation's tails (cognitive relations first, the
-        affective one last) and their mask. As CEM: the tails of a relation are
-        concatenated, the words "to" and "none" and out-of-vocabulary words dropped,
-        cognitive sequences start with [CLS]; the affective one is its words only (or
-        [CLS] alone when it has none)."""
+    def knowledge_sequences(self, samples: list[dict[str, Any]]) -> list[list[list[int]]]:
+        """Per sample, the token ids of each relation's tails (cognitive relations first, the
+        affective one last). As CEM: the tails of a relation are concatenated, the words
+        "to" and "none" and out-of-vocabulary words dropped, cognitive sequences start with
+        [CLS]; the affective one is its words only (or [CLS] alone when it has none)."""
         tok = self.tokenizer
         relations = self.relations
         field = self.knowledge_field
-        cls_id, unk_id, pad_id = tok.convert_tokens_to_ids(CLS), tok.unk_token_id, tok.pad_token_id
+        cls_id, unk_id = tok.convert_tokens_to_ids(CLS), tok.unk_token_id
         drop = {i for i in tok.convert_tokens_to_ids(list(KNOWLEDGE_STOPWORDS)) if i != unk_id} | {unk_id}
         texts: list[str] = []
         spans: list[tuple[int, int]] = []
@@ -237,15 +249,16 @@ class CtsmSystem(System):
                 spans.append((len(texts), len(texts) + len(tails)))
                 texts.extend(tails)
         encoded = tok(texts, add_special_tokens=False)["input_ids"] if texts else []
-        seqs = []
         limit = self.options.max_knowledge_tokens
+        out: list[list[list[int]]] = []
         for k, (start, end) in enumerate(spans):
+            if k % len(relations) == 0:
+                out.append([])
             words = [t for ids in encoded[start:end] for t in ids if t not in drop]
             cognitive = k % len(relations) < len(relations) - 1
             seq = [cls_id, *words] if cognitive or not words else words
-            seqs.append(seq[:limit])
-        ids = pad(seqs, pad_id).view(len(samples), len(relations), -1)
-        return ids, ids.ne(pad_id)
+            out[-1].append(seq[:limit])
+        return out
 
     # -- model -------------------------------------------------------------------------
     def build_embedding(self):

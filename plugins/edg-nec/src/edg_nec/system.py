@@ -411,55 +411,78 @@ class NecSystem(System):
                     self._decoder_start = self.tokenizer.eos_token_id  # BART's convention
         return self._decoder_start
 
+    def encode(self, batch: dict[str, list]) -> dict[str, list]:
+        """Once per split: the encoder input (context with the selected entity knowledge),
+        the target, the social knowledge and the fixed D and H negatives, as token ids."""
+        from edg_nec.frequent_sentences import negatives_for
+
+        tok, tcfg, o = self.tokenizer, self.config.tokenizer, self.options
+        contexts = list(batch["context"])
+        knowledge = list(batch["nec_entity"]) if o.entity.enabled else None
+        out: dict[str, list] = {"input_ids": encoder_input_ids(
+            tok, contexts, knowledge, max_context_tokens=tcfg.max_context_tokens,
+            max_knowledge_tokens=o.entity.max_tokens, prompt=o.entity.prompt, separator=o.entity.triplet_separator)}
+        start, eos = self.decoder_start_id, tok.eos_token_id
+        targets = [t[: tcfg.max_target_tokens - 1] for t in tok(list(batch["target"]), add_special_tokens=False)["input_ids"]]
+        out["decoder_input_ids"] = [[start, *t] for t in targets]
+        out["labels"] = [[*t, eos] for t in targets]
+        if o.social.enabled:
+            out["social_ids"] = social_input_ids(tok, list(batch["nec_social"]), max_tokens=o.social.max_tokens)
+        # D and H negatives (texts fixed per sample), as token ids without BOS/EOS; H skips a
+        # frequent sentence that is the sample's gold response up to case and spacing
+        n_d, n_h = self._static_negative_counts()
+        if n_d + n_h:
+            rows = []
+            for diff, target in zip(batch["nec_diff_emotion"], batch["target"]):
+                texts = ((list(diff[:n_d]) + [""] * n_d)[:n_d]
+                         + (negatives_for(target, self.high_frequency, n_h) + [""] * n_h)[:n_h])
+                ids = tok(texts, add_special_tokens=False)["input_ids"]
+                rows.append([x[: tcfg.max_target_tokens - 1] if t else [] for t, x in zip(texts, ids)])
+            out["cl_static_ids"] = rows
+        return out
+
+    def encoding_fingerprint(self) -> dict[str, Any]:
+        o = self.options
+        return {**super().encoding_fingerprint(), "entity": o.entity.model_dump(mode="json"),
+                "social": o.social.model_dump(mode="json"), "negatives": self._static_negative_counts(),
+                "high_frequency": _hash(self.high_frequency), "decoder_start": self.decoder_start_id}
+
+    def _static_negative_counts(self) -> tuple[int, int]:
+        cl = self.contrastive_options()
+        n_d = cl.diff_emotion if cl is not None else 0
+        n_h = min(cl.high_frequency, len(self.high_frequency)) if cl is not None else 0
+        return n_d, n_h
+
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         import torch
 
         from edg.batching import pad
         from edg_nec.contrastive_loss import TYPE_DIFF_EMOTION, TYPE_HIGH_FREQUENCY
-        from edg_nec.frequent_sentences import negatives_for
 
-        samples = self._ensure_columns(samples)
-        tok, tcfg, o = self.tokenizer, self.config.tokenizer, self.options
-        knowledge = [s["nec_entity"] for s in samples] if o.entity.enabled else None
-        enc = encoder_input_ids(tok, [s["context"] for s in samples], knowledge,
-                                max_context_tokens=tcfg.max_context_tokens, max_knowledge_tokens=o.entity.max_tokens,
-                                prompt=o.entity.prompt, separator=o.entity.triplet_separator)
-        input_ids = pad(enc, tok.pad_token_id)
-        lengths = torch.tensor([len(x) for x in enc])
-        start, eos = self.decoder_start_id, tok.eos_token_id
-        targets = tok([s["target"] for s in samples], add_special_tokens=False)["input_ids"]
-        targets = [t[: tcfg.max_target_tokens - 1] for t in targets]
+        if samples and "decoder_input_ids" not in samples[0]:  # raw samples (generate, chat)
+            samples = self._ensure_columns(samples)
+            columns = {k: [s[k] for s in samples] for k in samples[0]}
+            encoded = self.encode(columns)
+            samples = [{**s, **{k: v[i] for k, v in encoded.items()}} for i, s in enumerate(samples)]
+        pad_id = self.tokenizer.pad_token_id
+        input_ids = pad([s["input_ids"] for s in samples], pad_id)
+        lengths = torch.tensor([len(s["input_ids"]) for s in samples])
         batch: dict[str, Any] = {
             "input_ids": input_ids,
             "attention_mask": torch.arange(input_ids.size(1))[None, :] < lengths[:, None],
-            "decoder_input_ids": pad([[start, *t] for t in targets], tok.pad_token_id),
-            "labels": pad([[*t, eos] for t in targets], -100),
+            "decoder_input_ids": pad([s["decoder_input_ids"] for s in samples], pad_id),
+            "labels": pad([s["labels"] for s in samples], -100),
             "emotion_id": torch.tensor([s["emotion_id"] for s in samples], dtype=torch.long),
         }
-        if o.social.enabled:
-            social = social_input_ids(tok, [s["nec_social"] for s in samples], max_tokens=o.social.max_tokens)
-            batch["social_ids"] = pad(social, tok.pad_token_id)
-            slen = torch.tensor([len(x) for x in social])
+        if self.options.social.enabled:
+            batch["social_ids"] = pad([s["social_ids"] for s in samples], pad_id)
+            slen = torch.tensor([len(s["social_ids"]) for s in samples])
             batch["social_mask"] = torch.arange(batch["social_ids"].size(1))[None, :] < slen[:, None]
-        # D and H negatives (texts fixed per sample), as token ids without BOS/EOS; H skips a
-        # frequent sentence that is the sample's gold response up to case and spacing
-        cl = self.contrastive_options()
-        n_d = cl.diff_emotion if cl is not None else 0
-        n_h = min(cl.high_frequency, len(self.high_frequency)) if cl is not None else 0
+        n_d, n_h = self._static_negative_counts()
         if n_d + n_h:
-            texts = [(list(s["nec_diff_emotion"][:n_d]) + [""] * n_d)[:n_d]
-                     + (negatives_for(s["target"], self.high_frequency, n_h) + [""] * n_h)[:n_h]
-                     for s in samples]
-            flat = [t for row in texts for t in row]
-            ids = [x[: tcfg.max_target_tokens - 1] if t else [] for t, x in
-                   zip(flat, tok(flat, add_special_tokens=False)["input_ids"])]
-            width = max([len(x) for x in ids] + [1])
-            neg = torch.full((len(flat), width), tok.pad_token_id, dtype=torch.long)
-            for i, x in enumerate(ids):
-                if x:
-                    neg[i, : len(x)] = torch.tensor(x)
-            batch["cl_static_ids"] = neg.view(len(samples), n_d + n_h, width)
-            batch["cl_static_len"] = torch.tensor([len(x) for x in ids]).view(len(samples), n_d + n_h)
+            flat = [x for s in samples for x in s["cl_static_ids"]]
+            batch["cl_static_ids"] = pad(flat, pad_id).view(len(samples), n_d + n_h, -1)
+            batch["cl_static_len"] = torch.tensor([len(x) for x in flat]).view(len(samples), n_d + n_h)
             batch["cl_static_type"] = torch.tensor([TYPE_DIFF_EMOTION] * n_d + [TYPE_HIGH_FREQUENCY] * n_h)
         return batch
 

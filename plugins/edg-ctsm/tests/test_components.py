@@ -279,3 +279,30 @@ def test_prediction_counts_cut_after_first_eos_and_weighted_nll():
     w = torch.tensor([2.0, 0.0])
     # (2·(−log .5) + 0·(−log .75)) / 2 tokens
     assert weighted_nll(lp, torch.tensor([[0, 1]]), w).item() == pytest.approx(math.log(2), abs=1e-6)
+
+
+def test_diversity_counts_are_term_state_updated_only_in_training():
+    from types import SimpleNamespace
+
+    from edg.interfaces.loss import TrainingContext
+    from edg.interfaces.types import DecoderOutput, ModelOutput
+    from edg_ctsm.diversity_loss import DiversityLoss, DiversityOptions
+
+    term = DiversityLoss(DiversityOptions())
+    term.setup(TrainingContext(tokenizer=SimpleNamespace(eos_token_id=3)))
+    preds = torch.tensor([[1, 3, 2], [2, 2, 1]])
+    log_probs = torch.log(torch.nn.functional.one_hot(preds, 5).float() * 0.9 + 0.02)
+    outputs = ModelOutput(DecoderOutput(log_probs, torch.zeros(2, 3, 4), is_log_probs=True))
+    batch = {"labels": torch.tensor([[1, 1, 1], [1, 1, -100]])}
+    term.compute(batch, outputs, None)
+    assert term.counts.tolist() == [0, 1, 2, 0, 0]
+    term.context.training = False
+    term.compute(batch, outputs, None)
+    assert term.counts.tolist() == [0, 1, 2, 0, 0]  # validation does not count
+    restored = DiversityLoss(DiversityOptions())
+    restored.load_state_dict(term.state_dict())
+    assert torch.equal(restored.counts, term.counts)
+    # frequencies: train reads the system's training statistics
+    fixed = DiversityLoss(DiversityOptions(frequencies="train"))
+    fixed.setup(TrainingContext(statistics={"target_token_frequencies": [0, 4, 2, 1, 0]}))
+    assert fixed.compute(batch, outputs, None).value.item() == 0.0  # token 1 is the most frequent: weight 0

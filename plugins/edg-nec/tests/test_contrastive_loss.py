@@ -276,15 +276,19 @@ def test_identical_negative_is_dropped(tiny):
 def test_stage_switch(tiny):
     system, model, splits = tiny
     batch = _batch(system, splits)
+    from edg.interfaces.loss import TrainingContext
+
     term = _term(system, start_step=3, self_generated=0)
-    term.batches_per_step = 2
+    context = TrainingContext(grad_accum=2, tokenizer=system.tokenizer)
+    term.setup(context)
     model.train()
-    model.train_batches.fill_(0)
     active = []
-    for _ in range(8):
+    for micro_batch in range(8):  # the loop keeps the context's step current
+        context.step, context.micro_step = micro_batch // 2, micro_batch % 2
         out = model(batch)
         active.append(term.compute(batch, out, model).logs["cl_active"])
     assert active == [0, 0, 0, 0, 0, 0, 1, 1]  # batches 7-8 = optimizer step 3 (0-based)
     model.eval()
+    context.training = False
     with torch.no_grad():
         assert term.compute(batch, model(batch), model).logs["cl_active"] == 1.0  # always in validation

@@ -9,10 +9,11 @@ less. Frequencies ``f`` (option ``frequencies``):
 * ``predictions`` (default, CEM's code): running counts of the model's own greedy
   predictions at the teacher-forced target positions (cut after the first EOS; EOS is not
   counted), updated on every training batch before the weights are computed. The counts
-  live in the model's ``diversity_counts`` buffer, so they are checkpointed and a resumed
-  run continues with them.
+  are the term's state (:meth:`DiversityLoss.state_dict`), so they are checkpointed and a
+  resumed run continues with them.
 * ``train``: fixed token frequencies of the training split's responses, computed by
-  ``CtsmSystem.prepare`` (model buffer ``train_frequencies``).
+  ``CtsmSystem.prepare`` into its training statistics (the term's
+  ``context.statistics["target_token_frequencies"]``).
 """
 
 from __future__ import annotations
@@ -66,20 +67,36 @@ class DiversityOptions(StrictModel):
 class DiversityLoss(LossTerm):
     Options = DiversityOptions
 
+    #: key of the training statistics holding the responses' token frequencies
+    STATISTIC = "target_token_frequencies"
+
+    def __init__(self, options: Any) -> None:
+        super().__init__(options)
+        self.counts: Tensor | None = None  # running prediction counts ("predictions")
+
     def compute(self, batch: dict[str, Any], outputs: ModelOutput, model: Any) -> LossValue:
         log_probs, labels = outputs.decoder.log_probs(), batch["labels"]
         vocab = log_probs.size(-1)
         if self.options.frequencies == "train":
-            freq = getattr(model, "train_frequencies", None)
-            if freq is None:
-                raise ValueError("ctsm.diversity with frequencies: train needs the model's train_frequencies")
+            train = self.context.statistics.get(self.STATISTIC)
+            if train is None:
+                raise ValueError(f"ctsm.diversity with frequencies: train needs the training statistic "
+                                 f"'{self.STATISTIC}' (computed by the CTSM system's prepare)")
+            freq = torch.as_tensor(train, dtype=torch.float32)
         else:
-            freq = getattr(model, "diversity_counts", None)
-            if freq is None:
-                raise ValueError("ctsm.diversity needs a model with a 'diversity_counts' buffer (CTSM)")
-            if model.training:
+            if self.counts is None or self.counts.numel() != vocab:
+                self.counts = torch.zeros(vocab, dtype=torch.float64)
+            if self.context.training:
+                eos = self.context.tokenizer.eos_token_id if self.context.tokenizer is not None else -1
                 with torch.no_grad():
-                    freq += prediction_counts(log_probs.detach(), labels, model.decoder.eos_id, vocab).to(freq)
+                    self.counts += prediction_counts(log_probs.detach(), labels, eos, vocab).cpu().double()
+            freq = self.counts
         weights = cem_weights(freq[:vocab].to(log_probs.device))
         loss = weighted_nll(log_probs, labels, weights)
         return LossValue(loss, {"div": float(loss.detach())})
+
+    def state_dict(self) -> dict[str, Any]:
+        return {} if self.counts is None else {"counts": self.counts.clone()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.counts = state["counts"].double().clone() if state.get("counts") is not None else None

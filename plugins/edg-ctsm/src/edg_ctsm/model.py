@@ -39,7 +39,7 @@ class CtsmModel(EdgModel):
                  d_model: int, num_emotions: int, trait: Optional[EmotionModule], trait_dims: tuple[int, int],
                  state: Optional[EmotionModule], state_dims: tuple[int, int],
                  emotion_word_ids: Tensor, intensity: Tensor, use_guidance: bool, guidance_hidden: int,
-                 guidance_dropout: float, ccl: Optional[dict[str, Any]], train_frequencies: Tensor,
+                 guidance_dropout: float, ccl: Optional[dict[str, Any]],
                  emotion_counts: Optional[Tensor] = None) -> None:
         super().__init__()
         self.context_encoder = context_encoder
@@ -73,8 +73,6 @@ class CtsmModel(EdgModel):
         else:
             self.response_encoder = None
             self.ccl_heads = None
-        self.register_buffer("train_frequencies", train_frequencies.float().clone())
-        self.register_buffer("diversity_counts", torch.zeros_like(self.train_frequencies))
 
     # -- pieces ------------------------------------------------------------------------
     def emotion_word_embeddings(self) -> Tensor:

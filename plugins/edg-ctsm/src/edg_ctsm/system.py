@@ -191,6 +191,7 @@ class CtsmSystem(System):
                 if t != eos:
                     counts[t] += 1
         self.train_frequencies = counts
+        self.statistics["target_token_frequencies"] = counts  # ctsm.diversity (frequencies: train)
         emotions = [0] * 32
         for e in train["emotion_id"]:
             emotions[e] += 1
@@ -329,10 +330,9 @@ class CtsmSystem(System):
         if o.use_ccl:
             ccl = {"dim": o.ccl_dim or o.d_model,
                    "encoder": {k: kw[k] for k in ("layers", "heads", "ffn_dim", "dropout", "max_len")}}
-        freqs = torch.tensor(self.train_frequencies or [0] * len(tok), dtype=torch.float32)
         return CtsmModel(context_encoder=context_encoder, decoder=decoder, d_model=o.d_model, num_emotions=32,
                          trait=trait, trait_dims=trait_dims, state=state, state_dims=state_dims,
                          emotion_word_ids=emotion_word_ids, intensity=intensity, use_guidance=o.use_guidance,
                          guidance_hidden=o.guidance_hidden or o.d_model, guidance_dropout=o.guidance_dropout,
-                         ccl=ccl, train_frequencies=freqs,
+                         ccl=ccl,
                          emotion_counts=torch.tensor(self.emotion_counts) if self.emotion_counts else None)

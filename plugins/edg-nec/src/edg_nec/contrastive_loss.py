@@ -183,17 +183,24 @@ def from_batch_negatives(gold: Tensor, gold_len: Tensor, k: Optional[int]) -> tu
 class ContrastiveLoss(LossTerm):
     Options = ContrastiveOptions
 
-    #: micro-batches per optimizer step (set by the NEC system from train.grad_accum)
-    batches_per_step: int = 1
-    #: token ids -> texts up to case and spacing (set by the NEC system from its tokenizer);
+    #: token ids -> texts up to case and spacing (from the training context's tokenizer);
     #: ``None``: a negative equals the gold only token for token
     text_keys: Optional[Callable[[list[list[int]]], list[str]]] = None
 
+    def setup(self, context) -> None:
+        super().setup(context)
+        tokenizer = context.tokenizer
+        if tokenizer is not None:
+            from edg_nec.frequent_sentences import text_key
+
+            self.text_keys = lambda ids: [text_key(t) for t in tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
     def active(self, model: Any) -> bool:
-        if not model.training:
+        """Stage 2 (eq. 13) from optimisation step ``start_step`` on; in validation as
+        ``in_validation`` says."""
+        if not self.context.training or not model.training:
             return self.options.in_validation
-        seen = int(getattr(model, "train_batches", torch.tensor(1)))
-        return (seen - 1) // max(self.batches_per_step, 1) >= self.options.start_step
+        return self.context.step >= self.options.start_step
 
     def negatives(self, batch: dict[str, Any], outputs: ModelOutput, model: Any, gold: Tensor,
                   gold_len: Tensor) -> tuple[Tensor, Tensor, Tensor]:

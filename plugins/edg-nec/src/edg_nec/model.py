@@ -47,9 +47,6 @@ class NecModel(EdgModel):
         super().__init__()
         self.bart = bart
         self.decoder = decoder
-        # training batches seen (drives the NLL-only -> contrastive stage switch; saved with
-        # the weights so a resumed run continues in the right stage)
-        self.register_buffer("train_batches", torch.zeros((), dtype=torch.long))
         # CoNT's projection head: z = mean over positions of ReLU(W h + b), one head shared by
         # the input and the responses (Xavier-initialised weight, as CoNT)
         d_model = bart.config.d_model
@@ -75,8 +72,6 @@ class NecModel(EdgModel):
         return EncoderOutput(hidden, mask, extras)
 
     def forward(self, batch: dict[str, Any]) -> ModelOutput:
-        if self.training:
-            self.train_batches += 1
         memory = self.encode(batch)
         out = self.decoder(batch["decoder_input_ids"], memory)
         return ModelOutput(decoder=out, encoder=memory)

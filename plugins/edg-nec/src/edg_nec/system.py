@@ -215,13 +215,15 @@ class NecSystem(System):
         return None
 
     def build_losses(self):
-        terms = super().build_losses()
-        cl = self.contrastive_options()
-        for name, _weight, term in terms:
-            if name == CONTRASTIVE and cl is not None:
-                term.options = cl
-                term.batches_per_step = self.config.train.grad_accum
-                term.text_keys = self.text_keys
+        """The configured terms; ``nec.contrastive`` is built with the ablation switches of
+        ``model.negatives`` applied to its options (:meth:`contrastive_options`)."""
+        terms = []
+        for i, spec in enumerate(self.config.losses):
+            options = spec.options
+            if spec.name == CONTRASTIVE:
+                options = self.contrastive_options().model_dump()
+            term = self.component("loss_term", spec.name, options, key=f"losses[{i}].options")
+            terms.append((spec.name, spec.weight, term))
         return terms
 
     def text_keys(self, token_ids: list[list[int]]) -> list[str]:

@@ -40,7 +40,7 @@ def plain_loop(model, system, dataset, steps: int, cfg) -> float:
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=system.collate,
                         generator=torch.Generator().manual_seed(cfg.seed))
     amp = autocast_dtype(cfg.precision, torch.device("cpu"))
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, fused=cfg.fused_optimizer)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup_steps))
     start = time.process_time()
     step, epoch = 0, 0

@@ -78,6 +78,8 @@ class TrainConfig(StrictModel):
     eval_batch_size: PositiveInt = 32
     grad_accum: PositiveInt = 1
     optimizer: Literal["adamw", "adam"] = "adamw"
+    fused_optimizer: bool = True
+    """Fused Adam/AdamW kernels on CPU and CUDA (same update rule, fewer passes)."""
     lr: PositiveFloat = 1e-4
     betas: tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-9

@@ -180,7 +180,11 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
 
     params = [p for p in model.parameters() if p.requires_grad]
     opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    optimizer = opt_cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+    # fused kernels: one pass over each parameter instead of a dozen (bench_epoch.py: ~20%
+    # of a step on the 2-core CPU at the papers' size); same update rule
+    fused = {"fused": True} if cfg.fused_optimizer and device.type in ("cpu", "cuda") else {}
+    optimizer = opt_cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay,
+                        **fused)
     schedule = system.component("schedule", cfg.schedule, cfg.schedule_options, key="train.schedule_options",
                                 warmup_steps=cfg.warmup_steps, total_steps=total_steps,
                                 steps_per_epoch=steps_per_epoch)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 
-def test_edg_run_ethreed_tiny(tmp_path, monkeypatch, dialogue_tokenizer):
+def test_edg_run_ethreed_tiny(tmp_path, monkeypatch):
     from edg.cli import main
     from edg.testing import require_shared
 

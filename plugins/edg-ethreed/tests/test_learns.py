@@ -31,7 +31,7 @@ def speaker_accuracy(model, system, dataset) -> float:
     return correct / total
 
 
-def test_ethreed_learns_on_real_conversations(tmp_path, monkeypatch, dialogue_tokenizer):
+def test_ethreed_learns_on_real_conversations(tmp_path, monkeypatch):
     from edg.pipeline import build_everything, open_session
     from edg.testing import require_shared
     from edg.training.loop import train, validation_loss

@@ -11,7 +11,7 @@ import pytest
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch, dialogue_tokenizer):
+def run(tmp_path, monkeypatch):
     from edg.pipeline import build_everything, open_session
     from edg.testing import require_shared
 

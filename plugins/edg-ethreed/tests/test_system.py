@@ -24,7 +24,7 @@ def _build(tmp_path, monkeypatch, *overrides, preset="tiny"):
 
 
 @pytest.fixture
-def built(tmp_path, monkeypatch, dialogue_tokenizer):
+def built(tmp_path, monkeypatch):
     return _build(tmp_path, monkeypatch)
 
 
@@ -122,7 +122,7 @@ def _names(model) -> set[str]:
     return {n for n, _ in model.named_parameters()}
 
 
-def test_each_ablation_preset_removes_exactly_its_part(tmp_path, monkeypatch, dialogue_tokenizer):
+def test_each_ablation_preset_removes_exactly_its_part(tmp_path, monkeypatch):
     from edg.pipeline import open_session
 
     _session, _splits, full = _build(tmp_path / "full", monkeypatch)

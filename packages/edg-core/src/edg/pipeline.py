@@ -219,7 +219,10 @@ def prepare_tokenizer(session: Session, splits: dict[str, Any], run_dir: Path):
                             + (f" (fingerprint {recorded[:12]})" if recorded else ""))
     else:
         train = splits["train"]
-        texts = (u for ctx, tgt in zip(train["context"], train["target"]) for u in [*ctx, tgt])
+        if "utterances" in train.column_names:  # dialogue-level samples (edg.data.dialogues)
+            texts = (u for utterances in train["utterances"] for u in utterances)
+        else:
+            texts = (u for ctx, tgt in zip(train["context"], train["target"]) for u in [*ctx, tgt])
         tokenizer = build_tokenizer(session.config.tokenizer, texts, session.system.special_tokens())
         if is_main_process():  # training is deterministic: other DDP ranks build the same one
             save_tokenizer(tokenizer, tok_dir)

@@ -106,3 +106,18 @@ def test_imagine_groups_and_shared_cache(tiny_comet, samples, tmp_path):
     assert list(value) == ["Affect", "Behaviour", "Physical", "Events"]
     assert {g: list(r) for g, r in value.items()} == {g: list(r) for g, r in IMAGINE_GROUPS.items()}
     assert sum(len(r) for r in value.values()) == 11
+
+
+def test_long_queries_are_cut_from_the_left_keeping_relation_and_gen(tiny_comet):
+    from transformers import AutoTokenizer
+
+    from edg_comet.generator import encode_queries
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_comet))
+    history = " ".join(["yesterday my neighbour called me about the noise again"] * 40)
+    q = query(f"{history} what does the speaker think about car", "xIntent")
+    ids = encode_queries(tok, [q, query("PersonX eats", "xNeed")], 64)["input_ids"]
+    assert ids.shape[1] == 64
+    text = tok.decode(ids[0], skip_special_tokens=False)
+    assert text.startswith("<s>") and text.endswith("about car xIntent [GEN] </s>")  # the oldest words went
+    assert tok.truncation_side == "right"  # the tokenizer is left as it was

@@ -61,6 +61,18 @@ def query(head: str, relation: str) -> str:
     return f"{head} {relation} {GEN_TOKEN}"
 
 
+def encode_queries(tokenizer, queries: list[str], max_length: int):
+    """Tokenized queries of at most ``max_length`` tokens, cut from the **left**: a long head
+    (NEC's dialogue history) loses its oldest words, never the prompt, the entity, the
+    relation or ``[GEN]`` at its end."""
+    side = tokenizer.truncation_side
+    tokenizer.truncation_side = "left"
+    try:
+        return tokenizer(queries, return_tensors="pt", padding=True, truncation=True, max_length=max_length)
+    finally:
+        tokenizer.truncation_side = side
+
+
 def normalise_tails(tails: Iterable[str]) -> list[str]:
     """Strip, drop ``none`` and empty tails, drop duplicates keeping the first."""
     out: list[str] = []
@@ -146,13 +158,7 @@ class CometGenerator:
         import torch
 
         o = self.options
-        batch = self.tokenizer(
-            queries,
-            return_tensors="pt",
-            padding=True,
-            truncation=True,
-            max_length=o.max_input_length,
-        ).to(self.device)
+        batch = encode_queries(self.tokenizer, queries, o.max_input_length).to(self.device)
         batch.pop("token_type_ids", None)
         with torch.inference_mode():
             sequences = self.model.generate(

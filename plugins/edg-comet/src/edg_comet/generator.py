@@ -118,6 +118,7 @@ class CometGenerator:
             "num_return": o.num_return,
             "max_length": o.max_length,
             "max_input_length": o.max_input_length,
+            "truncation": "left",  # answers cached under right truncation are not reused
             "query": query("{head}", "{relation}"),
             "normalise": "strip,drop-none,dedupe",
         }

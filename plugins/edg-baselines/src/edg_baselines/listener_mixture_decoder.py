@@ -32,7 +32,7 @@ from edg.config import StrictModel
 from edg.interfaces.decoder import Decoder, follow_rows
 from edg.interfaces.types import DecoderOutput, EncoderOutput
 from edg.models.embeddings import DialogueEmbedding
-from edg_baselines.layer_cache import (
+from edg.models.layer_step import (
     KeyValue,
     causal_mask,
     decoder_layer,

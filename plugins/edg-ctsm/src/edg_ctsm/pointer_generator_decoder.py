@@ -33,6 +33,7 @@ from edg.config import StrictModel
 from edg.interfaces.decoder import Decoder, follow_rows
 from edg.interfaces.types import DecoderOutput, EncoderOutput
 from edg.models.embeddings import DialogueEmbedding
+from edg.models.layer_step import in_projection, merge_heads, split_heads
 
 #: floor of a mixed probability before the log (keeps log finite where both parts are 0)
 MIN_PROB = 1e-12
@@ -63,23 +64,6 @@ class PointerGeneratorOptions(StrictModel):
     dropout: float = 0.1
     pointer: bool = True
     """``False``: plain softmax over the vocabulary (``p_gen`` fixed to 1)."""
-
-
-def _heads(x: Tensor, heads: int) -> Tensor:
-    n, t, d = x.shape
-    return x.view(n, t, heads, d // heads).transpose(1, 2)
-
-
-def _merge(x: Tensor) -> Tensor:
-    n, h, t, dh = x.shape
-    return x.transpose(1, 2).reshape(n, t, h * dh)
-
-
-def _projection(attn: nn.MultiheadAttention, part: int) -> tuple[Tensor, Optional[Tensor]]:
-    """Weight and bias of the query (0), key (1) or value (2) projection of ``attn``."""
-    d = attn.embed_dim
-    bias = None if attn.in_proj_bias is None else attn.in_proj_bias[part * d : (part + 1) * d]
-    return attn.in_proj_weight[part * d : (part + 1) * d], bias
 
 
 @dataclass
@@ -126,8 +110,8 @@ class DecoderLayer(nn.Module):
 
     def memory_keys_values(self, memory: Tensor) -> tuple[Tensor, Tensor]:
         attn = self.cross_attn
-        return (_heads(F.linear(memory, *_projection(attn, 1)), attn.num_heads),
-                _heads(F.linear(memory, *_projection(attn, 2)), attn.num_heads))
+        return (split_heads(F.linear(memory, *in_projection(attn, 1)), attn.num_heads),
+                split_heads(F.linear(memory, *in_projection(attn, 2)), attn.num_heads))
 
     def step(self, x: Tensor, past: Optional[tuple[Tensor, Tensor]], cross: tuple[Tensor, Tensor],
              memory_mask: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor]:
@@ -136,18 +120,18 @@ class DecoderLayer(nn.Module):
         cross-attention weights [N, 1, L]."""
         attn = self.self_attn
         q, k, v = F.linear(self.norm1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
-        k, v = _heads(k, attn.num_heads), _heads(v, attn.num_heads)
+        k, v = split_heads(k, attn.num_heads), split_heads(v, attn.num_heads)
         if past is not None:
             k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
-        h = F.scaled_dot_product_attention(_heads(q, attn.num_heads), k, v)
-        x = x + self.dropout(attn.out_proj(_merge(h)))
+        h = F.scaled_dot_product_attention(split_heads(q, attn.num_heads), k, v)
+        x = x + self.dropout(attn.out_proj(merge_heads(h)))
 
         attn = self.cross_attn
-        q = _heads(F.linear(self.norm2(x), *_projection(attn, 0)), attn.num_heads)
+        q = split_heads(F.linear(self.norm2(x), *in_projection(attn, 0)), attn.num_heads)
         keys, values = cross
         scores = (q @ keys.transpose(-1, -2)) / math.sqrt(q.size(-1))
         weights = torch.softmax(scores.masked_fill(~memory_mask, float("-inf")), dim=-1)  # [N, H, 1, L]
-        x = x + self.dropout(attn.out_proj(_merge(weights @ values)))
+        x = x + self.dropout(attn.out_proj(merge_heads(weights @ values)))
         x = x + self.dropout(self.ffn(self.norm3(x)))
         return x, (k, v), weights.mean(1)
 

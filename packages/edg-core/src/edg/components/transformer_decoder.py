@@ -21,6 +21,7 @@ from edg.config import StrictModel
 from edg.interfaces.decoder import Decoder
 from edg.interfaces.types import DecoderOutput, EncoderOutput
 from edg.models.embeddings import DialogueEmbedding
+from edg.models.layer_step import in_projection, merge_heads, split_heads
 
 
 class TransformerDecoderOptions(StrictModel):
@@ -85,23 +86,6 @@ def regroup(rows: Tensor, index: Tensor, memory: list[Tensor]) -> tuple[Tensor, 
     return new, group, memory
 
 
-def _heads(x: Tensor, heads: int) -> Tensor:
-    n, t, d = x.shape
-    return x.view(n, t, heads, d // heads).transpose(1, 2)
-
-
-def _merge(x: Tensor) -> Tensor:
-    n, h, t, dh = x.shape
-    return x.transpose(1, 2).reshape(n, t, h * dh)
-
-
-def _projection(attn: nn.MultiheadAttention, part: int) -> tuple[Tensor, Optional[Tensor]]:
-    """Weight and bias of the query (0), key (1) or value (2) projection of ``attn``."""
-    d = attn.embed_dim
-    bias = None if attn.in_proj_bias is None else attn.in_proj_bias[part * d : (part + 1) * d]
-    return attn.in_proj_weight[part * d : (part + 1) * d], bias
-
-
 class TransformerDecoder(Decoder):
     Options = TransformerDecoderOptions
 
@@ -141,8 +125,8 @@ class TransformerDecoder(Decoder):
         cross = []
         for layer in self.layers.layers:
             attn = layer.multihead_attn
-            keys = _heads(F.linear(memory.hidden, *_projection(attn, 1)), attn.num_heads)
-            values = _heads(F.linear(memory.hidden, *_projection(attn, 2)), attn.num_heads)
+            keys = split_heads(F.linear(memory.hidden, *in_projection(attn, 1)), attn.num_heads)
+            values = split_heads(F.linear(memory.hidden, *in_projection(attn, 2)), attn.num_heads)
             cross.append((keys, values))
         rows = torch.arange(memory.batch_size, device=memory.hidden.device)
         return TransformerDecoderState(rows, 1, memory.mask[:, None, None, :], cross, [])
@@ -159,16 +143,16 @@ class TransformerDecoder(Decoder):
         for i, layer in enumerate(self.layers.layers):
             attn = layer.self_attn
             q, k, v = F.linear(layer.norm1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
-            k, v = _heads(k, attn.num_heads), _heads(v, attn.num_heads)
+            k, v = split_heads(k, attn.num_heads), split_heads(v, attn.num_heads)
             if state.past:
                 k, v = torch.cat([state.past[i][0], k], 2), torch.cat([state.past[i][1], v], 2)
             past.append((k, v))
-            h = F.scaled_dot_product_attention(_heads(q, attn.num_heads), k, v)
-            x = x + layer.dropout1(attn.out_proj(_merge(h)))
+            h = F.scaled_dot_product_attention(split_heads(q, attn.num_heads), k, v)
+            x = x + layer.dropout1(attn.out_proj(merge_heads(h)))
 
             attn = layer.multihead_attn
-            q = _heads(F.linear(layer.norm2(x), *_projection(attn, 0)), attn.num_heads)
-            x = x + layer.dropout2(attn.out_proj(_merge(_cross_attention(q, state, i))))
+            q = split_heads(F.linear(layer.norm2(x), *in_projection(attn, 0)), attn.num_heads)
+            x = x + layer.dropout2(attn.out_proj(merge_heads(_cross_attention(q, state, i))))
 
             h = layer.linear2(layer.dropout(layer.activation(layer.linear1(layer.norm3(x)))))
             x = x + layer.dropout3(h)

@@ -1,6 +1,6 @@
 """One pre-norm :class:`torch.nn.TransformerDecoderLayer` fed one token at a time over a
-key/value cache -- the step the core's ``transformer`` decoder runs per layer, for decoders
-that arrange several such layers differently (MoEL's parallel listeners, MIME's decoder).
+key/value cache, and the head-splitting helpers every incremental attention uses (the core's
+``transformer`` decoder, CTSM's pointer-generator, MoEL's parallel listeners, MIME).
 
 Teacher forcing runs the layers themselves; :func:`memory_keys_values` and :func:`step_layer`
 give the same numbers position by position (tested against the full pass).
@@ -27,7 +27,7 @@ def merge_heads(x: Tensor) -> Tensor:
     return x.transpose(1, 2).reshape(n, t, h * dh)
 
 
-def _projection(attn: nn.MultiheadAttention, part: int) -> tuple[Tensor, Optional[Tensor]]:
+def in_projection(attn: nn.MultiheadAttention, part: int) -> tuple[Tensor, Optional[Tensor]]:
     """Weight and bias of the query (0), key (1) or value (2) projection of ``attn``."""
     d = attn.embed_dim
     bias = None if attn.in_proj_bias is None else attn.in_proj_bias[part * d : (part + 1) * d]
@@ -37,8 +37,8 @@ def _projection(attn: nn.MultiheadAttention, part: int) -> tuple[Tensor, Optiona
 def memory_keys_values(layer: nn.TransformerDecoderLayer, memory: Tensor) -> KeyValue:
     """The cross-attention keys and values of ``memory`` [N, L, D] for ``layer``, [N, H, L, D/H]."""
     attn = layer.multihead_attn
-    keys = split_heads(F.linear(memory, *_projection(attn, 1)), attn.num_heads)
-    values = split_heads(F.linear(memory, *_projection(attn, 2)), attn.num_heads)
+    keys = split_heads(F.linear(memory, *in_projection(attn, 1)), attn.num_heads)
+    values = split_heads(F.linear(memory, *in_projection(attn, 2)), attn.num_heads)
     return keys, values
 
 
@@ -61,7 +61,7 @@ def step_layer(layer: nn.TransformerDecoderLayer, x: Tensor, past: Optional[KeyV
     x = x + layer.dropout1(attn.out_proj(merge_heads(h)))
 
     attn = layer.multihead_attn
-    q = split_heads(F.linear(layer.norm2(x), *_projection(attn, 0)), attn.num_heads)
+    q = split_heads(F.linear(layer.norm2(x), *in_projection(attn, 0)), attn.num_heads)
     h = F.scaled_dot_product_attention(q, cross[0], cross[1], attn_mask=memory_mask)
     x = x + layer.dropout2(attn.out_proj(merge_heads(h)))
 

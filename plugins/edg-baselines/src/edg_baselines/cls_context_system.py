@@ -35,13 +35,8 @@ class ClsContextSystem(System):
         return pad_dialogue(samples, self.tokenizer.pad_token_id)
 
     def build_embedding(self):
-        from edg.models.embeddings import DialogueEmbedding, load_glove
+        from edg.api import build_dialogue_embedding
 
         o = self.options
-        emb = DialogueEmbedding(len(self.tokenizer), o.d_model, self.tokenizer.pad_token_id,
-                                max_len=o.max_positions, dropout=o.dropout)
-        if o.embeddings_path:
-            vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
-            table, _found = load_glove(o.embeddings_path, vocab, o.d_model)
-            emb.word.weight.data.copy_(table)
-        return emb
+        return build_dialogue_embedding(self.tokenizer, d_model=o.d_model, max_positions=o.max_positions,
+                                        dropout=o.dropout, embeddings_path=o.embeddings_path)

@@ -5,11 +5,7 @@ the majority-class rate."""
 
 from __future__ import annotations
 
-from collections import Counter
-from contextlib import nullcontext
-
 import pytest
-import torch
 
 STEPS = 400
 SMALL = ["model.d_model=64", "model.layers=1", "model.heads=2", "model.ffn_dim=128", "model.dropout=0.1",
@@ -19,38 +15,14 @@ SMALL = ["model.d_model=64", "model.layers=1", "model.heads=2", "model.ffn_dim=1
          "train.progress=false", "train.precision=fp32"]
 
 
-def _train_and_validate(system: str, tmp_path, monkeypatch):
-    from edg.pipeline import build_everything, open_session
-    from edg.testing import require_shared
-    from edg.training.loop import train, validation_loss
-
-    data = require_shared("empatheticdialogues")
-    monkeypatch.setenv("EDG_CACHE", str(tmp_path / "cache"))
-    before = torch.get_num_threads()
-    session = open_session(system, overrides=[f"data.path={data}", "data.max_train=8000", "data.max_valid=400",
-                                              "data.max_test=1", *SMALL])
-    splits, model = build_everything(session, tmp_path / "run", progress=False)
-    losses = session.system.build_losses()
-    cfg = session.config.train
-
-    def valid():
-        return validation_loss(model, session.system, losses, splits["valid"], cfg.eval_batch_size,
-                               torch.device("cpu"), nullcontext)
-
-    try:
-        start = valid()
-        state = train(model, session.system, losses, splits, session.config, tmp_path / "run")
-        end = valid()
-    finally:
-        torch.set_num_threads(before)
-    assert state.step == STEPS
-    majority = Counter(splits["valid"]["emotion"]).most_common(1)[0][1] / len(splits["valid"])
-    return start, end, majority
-
-
 @pytest.mark.parametrize("system", ["transformer", "multi-trs"])
 def test_core_system_learns_on_real_data(system, tmp_path, monkeypatch):
-    start, end, majority = _train_and_validate(system, tmp_path, monkeypatch)
+    from edg.testing import train_and_validate
+
+    monkeypatch.setenv("EDG_CACHE", str(tmp_path / "cache"))
+    result = train_and_validate(system, tmp_path / "run", SMALL)
+    start, end, majority = result["start"], result["end"], result["majority"]
+    assert result["steps"] == STEPS
     assert end["token_nll"] < start["token_nll"] - 2.0, (start, end)
     assert end["loss"] < 0.75 * start["loss"], (start, end)
     if system == "multi-trs":

@@ -39,3 +39,46 @@ def require_shared(relative: str) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def train_and_validate(system: str, run_dir: Path, overrides: list[str], *, data: str = "empatheticdialogues",
+                       max_train: int = 8000, max_valid: int = 400) -> dict:
+    """A learning check on real data: build ``system`` with ``overrides`` on the first
+    ``max_train``/``max_valid`` samples of the shared data, take the validation losses of the
+    untrained model, train (``train.max_steps`` of ``overrides``), validate again.
+
+    Returns ``start`` and ``end`` (:func:`edg.training.loop.validation_loss` records), the
+    ``steps`` trained, the training ``seconds`` and ``majority``, the share of the most
+    frequent emotion in the validation split. Run it with ``EDG_CACHE`` pointing into a
+    temporary directory; the thread count is restored afterwards.
+    """
+    import time
+    from collections import Counter
+    from contextlib import nullcontext
+
+    import torch
+
+    from edg.pipeline import build_everything, open_session
+    from edg.training.loop import train, validation_loss
+
+    path = require_shared(data)
+    before = torch.get_num_threads()
+    session = open_session(system, overrides=[f"data.path={path}", f"data.max_train={max_train}",
+                                              f"data.max_valid={max_valid}", "data.max_test=1", *overrides])
+    splits, model = build_everything(session, run_dir, progress=False)
+    losses = session.system.build_losses()
+
+    def valid():
+        return validation_loss(model, session.system, losses, splits["valid"], session.config.train.eval_batch_size,
+                               torch.device("cpu"), nullcontext)
+
+    try:
+        start = valid()
+        began = time.perf_counter()
+        state = train(model, session.system, losses, splits, session.config, run_dir)
+        seconds = time.perf_counter() - began
+        end = valid()
+    finally:
+        torch.set_num_threads(before)
+    majority = Counter(splits["valid"]["emotion"]).most_common(1)[0][1] / len(splits["valid"])
+    return {"start": start, "end": end, "steps": state.step, "seconds": seconds, "majority": majority}

@@ -1,0 +1,108 @@
+"""The emotion-cause detector of §3.1.2, a fitted component: RECCON's Causal Emotion
+Entailment classifier (Poria et al., 2021), trained once on RECCON's DailyDialog training
+dialogues, evaluated on its DailyDialog and IEMOCAP test sets (positive, negative and macro
+F1, the figures RECCON's paper reports), then applied to each ED context with its emotion.
+
+On ED the target utterance is the speaker's last utterance of the context (the one the
+listener answers, labelled with the conversation's emotion, as Gao et al. 2021 apply the
+detector); every utterance up to it is a candidate, and the causes C are the candidates
+whose probability reaches ``threshold``. When none does, the most probable candidate is
+kept, so that C is never empty (the paper does not say what it does then).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Optional
+
+from edg.config import StrictModel
+from edg.errors import ResourceError
+from edg.interfaces.fitted import FittedComponent
+from edg_imagine.pair_classifier import PairClassifier, PairClassifierOptions, binary_scores, take
+from edg_imagine.reccon import RECCON_FILES, cause_input, read_reccon
+
+DEFAULT_RECCON_DIR = "../shared/data/reccon"
+
+
+class CauseDetectorOptions(StrictModel):
+    reccon_dir: str = DEFAULT_RECCON_DIR
+    """The RECCON ``original_annotation`` JSON files (``dailydialog_{train,valid,test}.json``,
+    ``iemocap_test.json``)."""
+    threshold: float = 0.5
+    classifier: PairClassifierOptions = PairClassifierOptions()
+    """RoBERTa-base by name (RECCON's published CEE detector; ``lr`` 1e-5, 3 epochs), or the
+    small offline encoder with ``model_name: null``."""
+
+
+def reccon_digests(directory: str | Path) -> list[dict[str, Any]]:
+    """Name, size and SHA-256 of each RECCON file: the data part of the fit-cache key."""
+    out = []
+    for name in RECCON_FILES.values():
+        path = Path(directory) / name
+        if not path.is_file():
+            raise ResourceError(f"RECCON file not found: {path} (set model.cause_detector.reccon_dir)")
+        out.append({"file": name, "size": path.stat().st_size,
+                    "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+    return out
+
+
+def target_utterance(roles: list[str]) -> int:
+    """The speaker's last utterance (the last utterance when the speaker has none)."""
+    for i in range(len(roles) - 1, -1, -1):
+        if roles[i] == "speaker":
+            return i
+    return len(roles) - 1
+
+
+class CauseDetector(FittedComponent):
+    Options = CauseDetectorOptions
+
+    def __init__(self, options: CauseDetectorOptions, **dependencies: Any) -> None:
+        super().__init__(options)
+        self.classifier = PairClassifier(options.classifier, "model.cause_detector.classifier")
+
+    def fingerprint(self) -> dict[str, Any]:
+        # the files themselves key the cache through the fit data (their digests), not their path
+        return {"threshold": self.options.threshold, "classifier": self.classifier.fingerprint()}
+
+    def fit(self, data: dict[str, Any], work_dir: Path) -> dict[str, float]:
+        o = self.options.classifier
+        root = Path(self.options.reccon_dir)
+        train = take(read_reccon(root / RECCON_FILES["train"]), o.max_train_examples, o.seed)
+        self.classifier.build([" ".join(text) for text, _ in train])
+        self.classifier.train(train, work_dir)
+        metrics: dict[str, float] = {"train_pairs": float(len(train))}
+        for split in ("valid", "dd_test", "iemocap_test"):
+            pairs = take(read_reccon(root / RECCON_FILES[split]), o.max_eval_examples, o.seed)
+            scores = self.classifier.probabilities([text for text, _ in pairs])
+            predicted = [int(p >= self.options.threshold) for p in scores]
+            for name, value in binary_scores(predicted, [y for _, y in pairs]).items():
+                metrics[f"{split}_{name}"] = value
+        return metrics
+
+    def causes(self, contexts: list[list[str]], roles: list[list[str]], emotions: list[str]) -> list[list[int]]:
+        """The 0-based indices of the cause utterances of each context (never empty)."""
+        pairs: list[list[str]] = []
+        spans: list[tuple[int, int]] = []
+        for utterances, who, emotion in zip(contexts, roles, emotions):
+            target = target_utterance(who)
+            spans.append((len(pairs), target + 1))
+            pairs.extend(cause_input(emotion, utterances, target, i) for i in range(target + 1))
+        probabilities = self.classifier.probabilities(pairs) if pairs else []
+        out = []
+        for start, count in spans:
+            p = probabilities[start:start + count]
+            chosen = [i for i, q in enumerate(p) if q >= self.options.threshold]
+            out.append(chosen or [max(range(count), key=p.__getitem__)])
+        return out
+
+    def save(self, directory: Path) -> None:
+        self.classifier.save(directory)
+
+    def load(self, directory: Path) -> None:
+        self.classifier.load(directory)
+
+
+def cause_texts(context: list[str], indices: Optional[list[int]]) -> list[str]:
+    return [context[i] for i in (indices if indices is not None else range(len(context)))]

@@ -1,0 +1,180 @@
+"""A binary sequence classifier over segmented texts, shared by IMAGINE's two fitted
+components (the RECCON emotion-cause detector and the EPITOME mechanism classifiers).
+
+``model_name`` loads a pretrained checkpoint by name or local path with its own tokenizer
+(RoBERTa, as RECCON's and EPITOME's published classifiers); ``model_name: null`` builds a
+small RoBERTa-shaped encoder from ``small_*`` (random initialisation) over a word-level
+vocabulary trained on the component's own training texts, so it runs offline and does not
+depend on the run's tokenizer (it can be fitted before knowledge annotation).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any, Optional
+
+from edg.config import StrictModel, TokenizerConfig
+from edg.errors import ConfigError
+
+STATE_FILE = "classifier.json"
+PROGRESS_FILE = "progress.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+class PairClassifierOptions(StrictModel):
+    model_name: Optional[str] = "roberta-base"
+    """A pretrained checkpoint (hub name or local directory); ``null``: the small encoder."""
+    small_hidden: int = 64
+    small_layers: int = 2
+    small_heads: int = 2
+    small_vocab: int = 8000
+    epochs: int = 3
+    lr: float = 1e-5
+    batch_size: int = 16
+    max_tokens: int = 256
+    max_train_examples: Optional[int] = None
+    """Keep the first N training examples (after a seeded shuffle): tiny runs."""
+    max_eval_examples: Optional[int] = None
+    """Keep the first N examples of each evaluation set: tiny runs (the metrics say how many)."""
+    seed: int = 0
+    device: str = "auto"
+
+
+class PairClassifier:
+    """Texts are lists of segments joined by the tokenizer's separator token."""
+
+    def __init__(self, options: PairClassifierOptions, key: str) -> None:
+        self.options = options
+        self.key = key  # the config key of these options, for error messages
+        self.model: Any = None
+        self.tokenizer: Any = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        fp = self.options.model_dump(mode="json")
+        fp.pop("device")
+        return fp
+
+    def _device(self):
+        import torch
+
+        d = self.options.device
+        return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if d == "auto" else d)
+
+    # -- model ------------------------------------------------------------------------------
+    def build(self, vocabulary_texts: list[str]) -> None:
+        o = self.options
+        import torch
+
+        torch.manual_seed(o.seed)
+        if o.model_name is not None:
+            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+            try:
+                self.tokenizer = AutoTokenizer.from_pretrained(o.model_name)
+                self.model = AutoModelForSequenceClassification.from_pretrained(o.model_name, num_labels=2)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"{self.key}.model_name: cannot load '{o.model_name}' ({exc.__class__.__name__}); "
+                                  f"set it to a local checkpoint, or to null for the small offline encoder") from None
+            return
+        from transformers import RobertaConfig, RobertaForSequenceClassification
+
+        from edg.tokenization import build_tokenizer
+
+        tok = build_tokenizer(TokenizerConfig(kind="word", vocab_size=o.small_vocab), vocabulary_texts)
+        config = RobertaConfig(vocab_size=len(tok), hidden_size=o.small_hidden, num_hidden_layers=o.small_layers,
+                               num_attention_heads=o.small_heads, intermediate_size=4 * o.small_hidden,
+                               max_position_embeddings=o.max_tokens + tok.pad_token_id + 2, num_labels=2,
+                               pad_token_id=tok.pad_token_id, bos_token_id=None, eos_token_id=None, type_vocab_size=1)
+        self.model = RobertaForSequenceClassification(config)
+        self.tokenizer = tok
+
+    def _join(self, segments: list[str]) -> str:
+        sep = self.tokenizer.sep_token or "</s>"
+        return f" {sep} ".join(s.strip() for s in segments)
+
+    def _batch(self, texts: list[list[str]]):
+        enc = self.tokenizer([self._join(t) for t in texts], truncation=True, max_length=self.options.max_tokens,
+                             padding=True, return_tensors="pt")
+        enc.pop("token_type_ids", None)
+        return {k: v.to(self._device()) for k, v in enc.items()}
+
+    def train(self, examples: list[tuple[list[str], int]], work_dir: Path) -> None:
+        """Cross-entropy training; an interrupted fit resumes after its last complete epoch."""
+        import torch
+        from safetensors.torch import load_file, save_file
+
+        o = self.options
+        model = self.model.to(self._device())
+        optimizer = torch.optim.AdamW(model.parameters(), lr=o.lr)
+        progress = work_dir / PROGRESS_FILE
+        done = 0
+        if progress.is_file():
+            done = json.loads(progress.read_text())["epochs"]
+            model.load_state_dict(load_file(str(work_dir / WEIGHTS_FILE)))
+        rng = random.Random(o.seed)
+        order = list(range(len(examples)))
+        for epoch in range(o.epochs):
+            rng.shuffle(order)  # shuffled every epoch, also the skipped ones: a resumed fit sees the same order
+            if epoch < done:
+                continue
+            model.train()
+            for start in range(0, len(order), o.batch_size):
+                rows = [examples[i] for i in order[start:start + o.batch_size]]
+                labels = torch.tensor([y for _, y in rows], device=self._device())
+                loss = model(**self._batch([t for t, _ in rows]), labels=labels).loss
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+                      str(work_dir / WEIGHTS_FILE))
+            progress.write_text(json.dumps({"epochs": epoch + 1}))
+
+    def probabilities(self, texts: list[list[str]], batch_size: int = 64) -> list[float]:
+        """P(label 1) of each text."""
+        import torch
+
+        self.model.to(self._device()).eval()
+        out: list[float] = []
+        with torch.no_grad():
+            for start in range(0, len(texts), batch_size):
+                logits = self.model(**self._batch(texts[start:start + batch_size])).logits.float()
+                out.extend(float(p) for p in torch.softmax(logits, -1)[:, 1].tolist())
+        return out
+
+    def save(self, directory: Path) -> None:
+        self.model.save_pretrained(str(directory), safe_serialization=True)
+        self.tokenizer.save_pretrained(str(directory))
+        (directory / STATE_FILE).write_text(json.dumps(self.fingerprint(), indent=2) + "\n")
+
+    def load(self, directory: Path) -> None:
+        from transformers import AutoModelForSequenceClassification
+
+        from edg.tokenization import load_tokenizer
+
+        self.model = AutoModelForSequenceClassification.from_pretrained(str(directory))
+        self.tokenizer = load_tokenizer(directory)
+
+
+def binary_scores(predicted: list[int], gold: list[int]) -> dict[str, float]:
+    """Accuracy, the F1 of each class and their macro average (RECCON reports Pos./Neg./macro F1)."""
+
+    def f1(label: int) -> float:
+        tp = sum(1 for p, g in zip(predicted, gold) if p == label and g == label)
+        fp = sum(1 for p, g in zip(predicted, gold) if p == label and g != label)
+        fn = sum(1 for p, g in zip(predicted, gold) if p != label and g == label)
+        return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+    n = max(len(gold), 1)
+    pos, neg = f1(1), f1(0)
+    return {"accuracy": sum(int(p == g) for p, g in zip(predicted, gold)) / n, "pos_f1": pos, "neg_f1": neg,
+            "macro_f1": (pos + neg) / 2, "examples": float(len(gold))}
+
+
+def take(rows: list[Any], limit: Optional[int], seed: int) -> list[Any]:
+    """A seeded random subset of at most ``limit`` rows (all rows, in order, without a limit)."""
+    if limit is None or limit >= len(rows):
+        return rows
+    picked = sorted(random.Random(seed).sample(range(len(rows)), limit))
+    return [rows[i] for i in picked]

@@ -154,7 +154,7 @@ def serve() -> None:
 
     for module in ("datasets", "pandas", "pyarrow", "scipy", "sympy", "tokenizers", "transformers",
                    "safetensors.torch", "edg.cli", "edg.pipeline", "edg.training.loop", "edg.evaluation",
-                   "edg.tokenization", "edg.data", "edg.systems.transformer"):
+                   "edg.tokenization", "edg.data", "edg.baseline.transformer_system"):
         importlib.import_module(module)
     from edg.plugins import load_for_system
 

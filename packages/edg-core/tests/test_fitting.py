@@ -132,7 +132,7 @@ def test_an_interrupted_fit_resumes_and_leaves_no_partial_result(splits, tmp_pat
 
 def test_the_pipeline_runs_a_systems_fit_stage(tmp_path, monkeypatch):
     from edg import pipeline
-    from edg.systems.transformer import TransformerSystem
+    from edg.baseline.transformer_system import TransformerSystem
     from edg.testing import TINY_TRANSFORMER
 
     monkeypatch.setenv("EDG_CACHE", str(tmp_path / "cache"))

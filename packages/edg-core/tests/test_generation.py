@@ -89,8 +89,8 @@ def test_banned_tokens_never_appear():
 
 
 def test_transformer_decoder_next_token_matches_full_forward():
-    from edg.components.transformer_decoder import TransformerDecoder, TransformerDecoderOptions
-    from edg.models.embeddings import DialogueEmbedding
+    from edg.baseline.transformer_decoder import TransformerDecoder, TransformerDecoderOptions
+    from edg.baseline.dialogue_embedding import DialogueEmbedding
 
     torch.manual_seed(0)
     emb = DialogueEmbedding(20, 16, 0, dropout=0.0)

@@ -7,12 +7,12 @@ import math
 import pytest
 import torch
 
-from edg.components.transformer_decoder import TransformerDecoder, TransformerDecoderOptions
+from edg.baseline.transformer_decoder import TransformerDecoder, TransformerDecoderOptions
 from edg.config import GenerationConfig
 from edg.generation import search
 from edg.interfaces.decoder import Decoder
 from edg.interfaces.types import DecoderOutput, EncoderOutput
-from edg.models.embeddings import DialogueEmbedding
+from edg.baseline.dialogue_embedding import DialogueEmbedding
 
 PAD, BOS, EOS = 0, 1, 2
 

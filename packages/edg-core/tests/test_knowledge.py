@@ -11,7 +11,7 @@ from edg.config import StrictModel
 from edg.errors import PluginError
 from edg.interfaces.component import build
 from edg.interfaces.knowledge import KnowledgeSource
-from edg.knowledge import KnowledgeCache, annotate, cache_key, default_cache_path
+from edg.knowledge_cache import KnowledgeCache, annotate, cache_key, default_cache_path
 
 
 class EchoOptions(StrictModel):

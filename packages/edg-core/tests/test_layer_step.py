@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from edg.models.layer_step import causal_mask, decoder_layer, memory_keys_values, step_layer
+from edg.baseline.layer_step import causal_mask, decoder_layer, memory_keys_values, step_layer
 
 
 def test_step_layer_matches_the_full_layer_position_by_position():

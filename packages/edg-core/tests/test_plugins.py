@@ -6,9 +6,9 @@ import types
 
 import pytest
 
-from edg import hookspecs
+from edg.plugins import hookspecs
 from edg.errors import PluginError
-from edg.hookspecs import hookimpl
+from edg.plugins.hookspecs import hookimpl
 from edg.plugins import PluginManager, load_for_system
 
 
@@ -112,10 +112,10 @@ def _distribution(site, name, entry_points=None, requires=(), modules=None, vers
         (site / f"{module}.py").write_text(code)
 
 
-PLUGIN_CODE = ("from edg.hookspecs import hookimpl\n"
+PLUGIN_CODE = ("from edg.plugins.hookspecs import hookimpl\n"
                "@hookimpl\n"
                "def register_loss_terms(register):\n"
-               "    register({name!r}, 'edg.components.nll_loss:NllLoss')\n")
+               "    register({name!r}, 'edg.baseline.nll_loss:NllLoss')\n")
 
 
 @pytest.fixture
@@ -188,10 +188,10 @@ def test_not_loaded_plugin_hint(site):
 
 
 LENRANK = (
-    "from edg.hookspecs import hookimpl\n"
+    "from edg.plugins.hookspecs import hookimpl\n"
     "@hookimpl\n"
     "def register_systems(register):\n"
-    "    register('lenrank.trs', 'edg.systems.transformer:TransformerSystem')\n"
+    "    register('lenrank.trs', 'edg.baseline.transformer_system:TransformerSystem')\n"
 )
 
 
@@ -256,7 +256,7 @@ def test_component_options_are_validated_before_any_data_work(caplog):
 
 def test_reranker_that_cannot_act_is_warned_about(site, caplog):
     _distribution(site, "edg-rr", {"rr": "edg_test_rr"}, modules={"edg_test_rr": (
-        "from edg.hookspecs import hookimpl\n"
+        "from edg.plugins.hookspecs import hookimpl\n"
         "from edg.interfaces.reranker import Reranker\n"
         "class Keep(Reranker):\n"
         "    def rerank(self, *args, **kwargs):\n"
@@ -321,7 +321,7 @@ def test_published_results_come_from_plugins(site):
 
     assert {e.system for e in PUBLISHED} == {"Transformer", "Multi-TRS"}  # the core's own rows only
     _distribution(site, "edg-paper", {"paper": "edg_test_paper"}, modules={"edg_test_paper": (
-        "from edg.hookspecs import hookimpl\n"
+        "from edg.plugins.hookspecs import hookimpl\n"
         "from edg.reporting.published import rows\n"
         "ROWS = rows('paperx', 'Table 9', ('ppl', 'dist-1'), [('PaperSys', 30.5, 1.25), ('Transformer', 37.62, None)],"
         " 'notes')\n"

@@ -10,7 +10,7 @@ import torch
 from edg.config import GenerationConfig
 from edg.interfaces.decoder import Decoder
 from edg.interfaces.types import EncoderOutput
-from edg.models.embeddings import DialogueEmbedding
+from edg.baseline.dialogue_embedding import DialogueEmbedding
 from edg_baselines.listener_mixture_decoder import ListenerMixtureDecoder, ListenerMixtureOptions
 
 VOCAB, D, LISTENERS = 23, 16, 4

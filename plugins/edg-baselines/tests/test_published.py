@@ -1,7 +1,7 @@
 """MoEL's and MIME's published numbers are registered by edg-baselines (not kept in the core)."""
 
 from edg.plugins import PluginManager
-from edg.registry import import_target
+from edg.plugins.registry import import_target
 from edg.reporting.published import published_for
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from edg.errors import ResourceError
 from edg.interfaces.component import build
-from edg.knowledge import KnowledgeCache, annotate
+from edg.knowledge_cache import KnowledgeCache, annotate
 from edg_comet.entities import (NltkNounExtractor, PatternNounExtractor, WordnetNounExtractor, make_extractor,
                                 nltk_tagger_installed)
 from edg_comet.entity import EntityKnowledge

@@ -9,7 +9,7 @@ import pytest
 
 from edg.errors import ConfigError, DataError
 from edg.interfaces.component import build
-from edg.knowledge import KnowledgeCache, annotate
+from edg.knowledge_cache import KnowledgeCache, annotate
 from edg_comet.file_source import FileKnowledge
 from edg_comet.relations import ATOMIC2020_RELATIONS
 

@@ -7,7 +7,7 @@ import pytest
 
 from edg.errors import ConfigError, ResourceError
 from edg.interfaces.component import build
-from edg.knowledge import KnowledgeCache, annotate
+from edg.knowledge_cache import KnowledgeCache, annotate
 from edg_comet.generator import CometGenerator, CometOptions, normalise_tails, query
 from edg_comet.imagine import ImagineKnowledge
 from edg_comet.relations import IMAGINE_GROUPS, SOCIAL_RELATIONS

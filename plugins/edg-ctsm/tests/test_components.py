@@ -226,7 +226,7 @@ def test_pointer_generator_mixture_hand_values():
 
 
 def test_pointer_generator_decoder_returns_normalised_log_probs():
-    from edg.models.embeddings import DialogueEmbedding
+    from edg.baseline.dialogue_embedding import DialogueEmbedding
     from edg_ctsm.pointer_generator_decoder import PointerGeneratorDecoder, PointerGeneratorOptions
 
     torch.manual_seed(0)

@@ -8,7 +8,7 @@ import torch
 from edg.config import GenerationConfig
 from edg.generation import search
 from edg.interfaces.types import EncoderOutput
-from edg.models.embeddings import DialogueEmbedding
+from edg.baseline.dialogue_embedding import DialogueEmbedding
 from edg_ctsm.pointer_generator_decoder import PointerGeneratorDecoder, PointerGeneratorOptions
 
 PAD, BOS, EOS = 0, 2, 3

@@ -1,7 +1,7 @@
 """NEC's published tables are registered by the plugin (not kept in the core)."""
 
 from edg.plugins import PluginManager
-from edg.registry import import_target
+from edg.plugins.registry import import_target
 from edg.reporting.published import published_for
 
 

@@ -1,6 +1,6 @@
 """Hook implementations: registration only, with lazy references (no torch import)."""
 
-from edg.hookspecs import hookimpl
+from edg.plugins.hookspecs import hookimpl
 
 
 @hookimpl

@@ -16,19 +16,19 @@ by registered name (``System.component``).
   dialogue-state ids; ``[BOS] y`` / ``y [EOS]``) and pad-only collation. The batch keys
   are ``input_ids``, ``attention_mask``, ``role_ids``, ``decoder_input_ids``, ``labels``
   (padding -100) and ``emotion_id``.
-- :mod:`edg.models.layer_step` (:func:`step_layer`, :func:`memory_keys_values`,
+- :mod:`edg.baseline.layer_step` (:func:`step_layer`, :func:`memory_keys_values`,
   :func:`split_heads`, :func:`merge_heads`, :func:`in_projection`): one pre-norm decoder
   layer fed one token at a time over a key/value cache, for incremental decoders.
 - :data:`SPECIAL_TOKENS` and the role tokens: the vocabulary every tokenizer has.
 """
 
-from edg.batching import collate_dialogue, encode_dialogue, pad, pad_dialogue
-from edg.models.embeddings import DialogueEmbedding, load_glove
-from edg.models.layer_step import in_projection, memory_keys_values, merge_heads, split_heads, step_layer
-from edg.models.transformer import TransformerSeq2Seq
-from edg.systems.multi_trs import MultiTrsOptions, MultiTrsSystem
-from edg.systems.transformer import TINY as TINY_TRANSFORMER_PRESET
-from edg.systems.transformer import TransformerOptions, TransformerSystem, build_dialogue_embedding
+from edg.baseline.collate import collate_dialogue, encode_dialogue, pad, pad_dialogue
+from edg.baseline.dialogue_embedding import DialogueEmbedding, load_glove
+from edg.baseline.layer_step import in_projection, memory_keys_values, merge_heads, split_heads, step_layer
+from edg.baseline.seq2seq import TransformerSeq2Seq
+from edg.baseline.multi_trs_system import MultiTrsOptions, MultiTrsSystem
+from edg.baseline.transformer_system import TINY as TINY_TRANSFORMER_PRESET
+from edg.baseline.transformer_system import TransformerOptions, TransformerSystem, build_dialogue_embedding
 from edg.tokenization import BOS, CLS, CORE_SPECIAL_TOKENS as SPECIAL_TOKENS, EOS, LISTENER, PAD, SEP, SPEAKER, UNK
 
 __all__ = [

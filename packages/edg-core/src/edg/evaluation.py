@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from edg.components.nll_loss import token_nll
+from edg.baseline.nll_loss import token_nll
 from edg.data import EMOTIONS
 from edg.data.encoding import length_keys
 from edg.training.batches import sorted_batches

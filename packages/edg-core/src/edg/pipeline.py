@@ -158,7 +158,7 @@ def annotate_knowledge(session: Session, splits: dict[str, Any], progress: bool 
     if not sources:
         return splits
     from edg.interfaces.component import build
-    from edg.knowledge import KnowledgeCache, annotate
+    from edg.knowledge_cache import KnowledgeCache, annotate
 
     cache = KnowledgeCache()
     classes = {name: session.plugins.get("knowledge_source", name) for name in sources}

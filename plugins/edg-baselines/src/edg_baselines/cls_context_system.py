@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edg.batching import encode_dialogue, pad_dialogue
+from edg.baseline.collate import encode_dialogue, pad_dialogue
 from edg.interfaces.system import System
 from edg.tokenization import CLS
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from edg.models.embeddings import sinusoidal_positions
+from edg.baseline.dialogue_embedding import sinusoidal_positions
 
 
 class EmotionContextEncoder(nn.Module):

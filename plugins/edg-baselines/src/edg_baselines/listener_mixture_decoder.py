@@ -31,8 +31,8 @@ from torch import Tensor, nn
 from edg.config import StrictModel
 from edg.interfaces.decoder import Decoder, follow_rows
 from edg.interfaces.types import DecoderOutput, EncoderOutput
-from edg.models.embeddings import DialogueEmbedding
-from edg.models.layer_step import (
+from edg.baseline.dialogue_embedding import DialogueEmbedding
+from edg.baseline.layer_step import (
     KeyValue,
     causal_mask,
     decoder_layer,

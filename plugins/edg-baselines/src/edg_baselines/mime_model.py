@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from edg.interfaces.decoder import Decoder
 from edg.interfaces.model import EdgModel
 from edg.interfaces.types import EmotionOutput, EncoderOutput, ModelOutput
-from edg.models.embeddings import DialogueEmbedding
+from edg.baseline.dialogue_embedding import DialogueEmbedding
 from edg_baselines.emotion_context_encoder import EmotionContextEncoder
 from edg_baselines.emotion_mixture import (
     NEGATIVE_EMOTIONS,

@@ -21,7 +21,7 @@ from edg.interfaces.decoder import Decoder
 from edg.interfaces.emotion import EmotionModule
 from edg.interfaces.model import EdgModel
 from edg.interfaces.types import EmotionOutput, EncoderOutput, ModelOutput
-from edg.models.embeddings import DialogueEmbedding
+from edg.baseline.dialogue_embedding import DialogueEmbedding
 from edg_baselines.listener_mixture_decoder import PERSONA, WEIGHTS
 
 #: the floor of the oracle probability in the authors' schedule

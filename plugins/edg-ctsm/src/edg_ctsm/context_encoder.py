@@ -1,7 +1,7 @@
 """Inference-enriched context encoder (CTSM §3.3).
 
 * Context embedding ``E_C`` = word + position + dialogue-state embeddings of
-  ``C = [CLS] ⊕ u_1 ⊕ ... ⊕ u_n`` (:class:`edg.models.embeddings.DialogueEmbedding`).
+  ``C = [CLS] ⊕ u_1 ⊕ ... ⊕ u_n`` (:class:`edg.baseline.dialogue_embedding.DialogueEmbedding`).
 * ``H_C = Encoder_C(E_C)`` (eq. 1).
 * COMET knowledge is fused with the context "in the way of Sabour et al. (2022)" (CEM):
   every relation's tails form one token sequence; the four *cognitive* relations
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from edg.models.embeddings import DialogueEmbedding
+from edg.baseline.dialogue_embedding import DialogueEmbedding
 from edg_ctsm.encoders import SeqEncoder, masked_mean
 
 

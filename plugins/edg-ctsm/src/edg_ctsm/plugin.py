@@ -8,7 +8,7 @@ depends on the edg-comet and edg-vad packages, so the core loads those plugins w
 
 from __future__ import annotations
 
-from edg.hookspecs import Register, hookimpl
+from edg.plugins.hookspecs import Register, hookimpl
 
 @hookimpl
 def register_emotion_modules(register: Register) -> None:

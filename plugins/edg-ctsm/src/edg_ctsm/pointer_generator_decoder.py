@@ -32,8 +32,8 @@ from torch import Tensor, nn
 from edg.config import StrictModel
 from edg.interfaces.decoder import Decoder, follow_rows
 from edg.interfaces.types import DecoderOutput, EncoderOutput
-from edg.models.embeddings import DialogueEmbedding
-from edg.models.layer_step import in_projection, merge_heads, split_heads
+from edg.baseline.dialogue_embedding import DialogueEmbedding
+from edg.baseline.layer_step import in_projection, merge_heads, split_heads
 
 #: floor of a mixed probability before the log (keeps log finite where both parts are 0)
 MIN_PROB = 1e-12

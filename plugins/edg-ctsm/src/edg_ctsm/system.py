@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from edg.batching import encode_dialogue, pad, pad_dialogue
+from edg.baseline.collate import encode_dialogue, pad, pad_dialogue
 from edg.config import StrictModel
 from edg.errors import ConfigError
 from edg.interfaces.system import System

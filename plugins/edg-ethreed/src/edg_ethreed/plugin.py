@@ -6,7 +6,7 @@ not import torch.
 
 from __future__ import annotations
 
-from edg.hookspecs import Register, hookimpl
+from edg.plugins.hookspecs import Register, hookimpl
 
 
 @hookimpl

@@ -17,7 +17,7 @@ from __future__ import annotations
 import zlib
 from typing import Any, Literal, Optional
 
-from edg.batching import pad
+from edg.baseline.collate import pad
 from edg.config import StrictModel
 from edg.errors import ConfigError
 from edg.interfaces.fitted import FitSpec
@@ -268,7 +268,7 @@ class EthreedSystem(System):
         tok = self.tokenizer
         embedding = nn.Embedding(len(tok), o.embedding_dim, padding_idx=tok.pad_token_id)
         if o.embeddings_path:
-            from edg.models.embeddings import load_glove
+            from edg.baseline.dialogue_embedding import load_glove
 
             table, _found = load_glove(o.embeddings_path, tok.convert_ids_to_tokens(list(range(len(tok)))),
                                        o.embedding_dim)

@@ -5,7 +5,7 @@ NEC asks for COMET knowledge through the ``comet`` plugin's registered sources
 loads that plugin with it.
 """
 
-from edg.hookspecs import hookimpl
+from edg.plugins.hookspecs import hookimpl
 
 
 @hookimpl

@@ -5,7 +5,7 @@ The target is a lazy ``"module:Class"`` string: importing this module does not i
 
 from __future__ import annotations
 
-from edg.hookspecs import Register, hookimpl
+from edg.plugins.hookspecs import Register, hookimpl
 
 
 @hookimpl

@@ -3,7 +3,7 @@
 A source turns each sample into a list of *requests* (JSON-serialisable, e.g.
 ``{"head": "...", "relation": "xIntent"}``), answers requests in batches with
 :meth:`compute`, and attaches the answers to the sample. The core
-(:func:`edg.knowledge.annotate`) does the batching, the progress bar and the disk cache:
+(:func:`edg.knowledge_cache.annotate`) does the batching, the progress bar and the disk cache:
 every answer is stored under a key made of :meth:`fingerprint` (the source's identity:
 model, relation set, decoding settings) and the request, so a second run recomputes
 nothing and an interrupted run resumes where it stopped.

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from edg.reporting.plots import plot_confusion_matrix, plot_loss_curves
 from edg.reporting.published import PUBLISHED, PublishedEntry, published_for, published_systems
-from edg.reporting.report import RunSummary, format_metrics_table, load_run, write_report
+from edg.reporting.report import format_metrics_table, write_report
+from edg.reporting.run_summary import RunSummary, load_run
 from edg.reporting.seeds import aggregate_seeds, format_mean_std, format_seed_table
 
 __all__ = [

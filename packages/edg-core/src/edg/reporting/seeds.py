@@ -8,9 +8,11 @@ from pathlib import Path
 
 from edg.errors import EdgError
 from edg.metrics import METRIC_NAMES
+from edg.reporting.run_summary import load_run
 
 
-def _aggregate(runs) -> dict[str, tuple[float, float]]:
+def aggregate_runs(runs) -> dict[str, tuple[float, float]]:
+    """Mean and sample standard deviation of each metric that every :class:`RunSummary` in ``runs`` has."""
     if not runs:
         raise EdgError("aggregate_seeds: no runs given")
     common = set(runs[0].test)
@@ -37,7 +39,6 @@ def aggregate_seeds(run_dirs: Sequence[str | Path]) -> dict[str, tuple[float, fl
     on the same data (else :class:`~edg.errors.EdgError`); a run without ``summary.json``
     raises :class:`~edg.errors.CheckpointError` naming it.
     """
-    from edg.reporting.report import load_run
 
     runs = [load_run(d) for d in run_dirs]
     systems = sorted({r.system for r in runs})
@@ -47,7 +48,7 @@ def aggregate_seeds(run_dirs: Sequence[str | Path]) -> dict[str, tuple[float, fl
     if len(data) > 1:
         raise EdgError("aggregate_seeds: the runs were evaluated on different data (their data fingerprints "
                        "differ); a mean over them is not comparable")
-    return _aggregate(runs)
+    return aggregate_runs(runs)
 
 
 def format_mean_std(mean: float, std: float, digits: int = 2) -> str:

@@ -299,7 +299,7 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
 def validation_loss(model, system, losses, dataset, batch_size: int, device, autocast) -> dict[str, float]:
     """Sample-weighted mean of each loss term (and the total) over a split, plus the
     token-level NLL/perplexity."""
-    from edg.components.nll_loss import token_nll
+    from edg.baseline.nll_loss import token_nll
 
     model.eval()
     batches = sorted_batches(length_keys(system, dataset), len(dataset), batch_size)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from edg.config import deep_merge
-from edg.systems.transformer import TransformerOptions, TransformerSystem
+from edg.baseline.transformer_system import TransformerOptions, TransformerSystem
 
 
 class MultiTrsOptions(TransformerOptions):

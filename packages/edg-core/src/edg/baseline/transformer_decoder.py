@@ -20,8 +20,8 @@ from torch import Tensor, nn
 from edg.config import StrictModel
 from edg.interfaces.decoder import Decoder
 from edg.interfaces.types import DecoderOutput, EncoderOutput
-from edg.models.embeddings import DialogueEmbedding
-from edg.models.layer_step import in_projection, merge_heads, split_heads
+from edg.baseline.dialogue_embedding import DialogueEmbedding
+from edg.baseline.layer_step import in_projection, merge_heads, split_heads
 
 
 class TransformerDecoderOptions(StrictModel):

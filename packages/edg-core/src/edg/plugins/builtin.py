@@ -3,23 +3,23 @@
 Registration uses lazy references so that listing plugins never imports torch.
 """
 
-from edg.hookspecs import hookimpl
+from edg.plugins.hookspecs import hookimpl
 
 
 @hookimpl
 def register_decoders(register):
-    register("transformer", "edg.components.transformer_decoder:TransformerDecoder")
+    register("transformer", "edg.baseline.transformer_decoder:TransformerDecoder")
 
 
 @hookimpl
 def register_loss_terms(register):
-    register("nll", "edg.components.nll_loss:NllLoss")
-    register("emotion", "edg.components.emotion_loss:EmotionLoss")
+    register("nll", "edg.baseline.nll_loss:NllLoss")
+    register("emotion", "edg.baseline.emotion_loss:EmotionLoss")
 
 
 @hookimpl
 def register_emotion_modules(register):
-    register("pooled", "edg.components.pooled_emotion_classifier:PooledEmotionClassifier")
+    register("pooled", "edg.baseline.pooled_emotion_classifier:PooledEmotionClassifier")
 
 
 @hookimpl
@@ -32,8 +32,8 @@ def register_schedules(register):
 
 @hookimpl
 def register_systems(register):
-    register("transformer", "edg.systems.transformer:TransformerSystem")
-    register("multi-trs", "edg.systems.multi_trs:MultiTrsSystem")
+    register("transformer", "edg.baseline.transformer_system:TransformerSystem")
+    register("multi-trs", "edg.baseline.multi_trs_system:MultiTrsSystem")
 
 
 @hookimpl

@@ -11,7 +11,7 @@ from edg.interfaces.decoder import Decoder
 from edg.interfaces.emotion import EmotionModule
 from edg.interfaces.model import EdgModel
 from edg.interfaces.types import EncoderOutput, ModelOutput
-from edg.models.embeddings import DialogueEmbedding
+from edg.baseline.dialogue_embedding import DialogueEmbedding
 
 
 class TransformerSeq2Seq(EdgModel):

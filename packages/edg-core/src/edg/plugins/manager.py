@@ -34,9 +34,9 @@ from typing import Any, Callable, Iterable, Optional
 
 import pluggy
 
-from edg import hookspecs
+from edg.plugins import hookspecs
 from edg.errors import PluginError
-from edg.registry import KINDS, Registry
+from edg.plugins.registry import KINDS, Registry
 
 log = logging.getLogger("edg")
 
@@ -422,7 +422,7 @@ class PluginManager:
     def published_entries(self) -> list[Any]:
         """Every published result row the loaded plugins registered (lazy references
         resolved), in load order."""
-        from edg.registry import import_target
+        from edg.plugins.registry import import_target
 
         out: list[Any] = []
         for plugin, paper, entries in self.published:

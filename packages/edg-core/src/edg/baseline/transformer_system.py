@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from edg.batching import collate_dialogue, encode_dialogue
+from edg.baseline.collate import collate_dialogue, encode_dialogue
 from edg.config import StrictModel
 from edg.interfaces.system import System
-from edg.models.embeddings import DialogueEmbedding, load_glove
-from edg.models.transformer import TransformerSeq2Seq
+from edg.baseline.dialogue_embedding import DialogueEmbedding, load_glove
+from edg.baseline.seq2seq import TransformerSeq2Seq
 from edg.tokenization import BOS, EOS
 
 

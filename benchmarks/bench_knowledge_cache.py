@@ -36,7 +36,7 @@ def main() -> int:
 
     from edg.data.empathetic_dialogues import load_splits
     from edg.interfaces.component import build
-    from edg.knowledge import KnowledgeCache, annotate
+    from edg.knowledge_cache import KnowledgeCache, annotate
     from edg_comet.social import SocialKnowledge
     from edg_comet.testing import build_tiny_comet
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from edg.config import StrictModel
 from edg.errors import ResourceError
@@ -25,14 +25,24 @@ from edg_imagine.reccon import RECCON_FILES, cause_input, read_reccon
 DEFAULT_RECCON_DIR = "../shared/data/reccon"
 
 
+class CauseClassifierOptions(PairClassifierOptions):
+    """RECCON's ``train_classification.py`` settings for its CEE RoBERTa-base with context."""
+
+    lr: float = 1e-5
+    batch_size: int = 8
+    epochs: int = 12
+    max_tokens: int = 512
+
+
 class CauseDetectorOptions(StrictModel):
     reccon_dir: str = DEFAULT_RECCON_DIR
     """The RECCON ``original_annotation`` JSON files (``dailydialog_{train,valid,test}.json``,
     ``iemocap_test.json``)."""
     threshold: float = 0.5
-    classifier: PairClassifierOptions = PairClassifierOptions()
-    """RoBERTa-base by name (RECCON's published CEE detector; ``lr`` 1e-5, 3 epochs), or the
-    small offline encoder with ``model_name: null``."""
+    classifier: CauseClassifierOptions = CauseClassifierOptions()
+    """RoBERTa-base by name (RECCON's published CEE detector, its training settings: lr 1e-5,
+    batch 8, 12 epochs, 512 tokens, the epoch of lowest validation loss kept), or the small
+    offline encoder with ``model_name: null``."""
 
 
 def reccon_digests(directory: str | Path) -> list[dict[str, Any]]:
@@ -71,8 +81,8 @@ class CauseDetector(FittedComponent):
         root = Path(self.options.reccon_dir)
         train = take(read_reccon(root / RECCON_FILES["train"]), o.max_train_examples, o.seed)
         self.classifier.build([" ".join(text) for text, _ in train])
-        self.classifier.train(train, work_dir)
-        metrics: dict[str, float] = {"train_pairs": float(len(train))}
+        valid = take(read_reccon(root / RECCON_FILES["valid"]), o.max_eval_examples, o.seed)
+        metrics: dict[str, float] = {"train_pairs": float(len(train)), **self.classifier.train(train, work_dir, valid)}
         for split in ("valid", "dd_test", "iemocap_test"):
             pairs = take(read_reccon(root / RECCON_FILES[split]), o.max_eval_examples, o.seed)
             scores = self.classifier.probabilities([text for text, _ in pairs])
@@ -103,6 +113,3 @@ class CauseDetector(FittedComponent):
     def load(self, directory: Path) -> None:
         self.classifier.load(directory)
 
-
-def cause_texts(context: list[str], indices: Optional[list[int]]) -> list[str]:
-    return [context[i] for i in (indices if indices is not None else range(len(context)))]

@@ -21,6 +21,7 @@ from edg.errors import ConfigError
 STATE_FILE = "classifier.json"
 PROGRESS_FILE = "progress.json"
 WEIGHTS_FILE = "model.safetensors"
+BEST_FILE = "best.safetensors"
 
 
 class PairClassifierOptions(StrictModel):
@@ -100,8 +101,11 @@ class PairClassifier:
         enc.pop("token_type_ids", None)
         return {k: v.to(self._device()) for k, v in enc.items()}
 
-    def train(self, examples: list[tuple[list[str], int]], work_dir: Path) -> None:
-        """Cross-entropy training; an interrupted fit resumes after its last complete epoch."""
+    def train(self, examples: list[tuple[list[str], int]], work_dir: Path,
+              valid: Optional[list[tuple[list[str], int]]] = None) -> dict[str, float]:
+        """Cross-entropy training; with ``valid``, the epoch of lowest validation loss is kept
+        (RECCON's and EPITOME's best-model selection). An interrupted fit resumes after its
+        last complete epoch. Returns the selected epoch and its validation loss."""
         import torch
         from safetensors.torch import load_file, save_file
 
@@ -109,15 +113,15 @@ class PairClassifier:
         model = self.model.to(self._device())
         optimizer = torch.optim.AdamW(model.parameters(), lr=o.lr)
         progress = work_dir / PROGRESS_FILE
-        done = 0
+        record = {"epochs": 0, "best_epoch": 0, "best_loss": None}
         if progress.is_file():
-            done = json.loads(progress.read_text())["epochs"]
+            record = json.loads(progress.read_text())
             model.load_state_dict(load_file(str(work_dir / WEIGHTS_FILE)))
         rng = random.Random(o.seed)
         order = list(range(len(examples)))
         for epoch in range(o.epochs):
             rng.shuffle(order)  # shuffled every epoch, also the skipped ones: a resumed fit sees the same order
-            if epoch < done:
+            if epoch < record["epochs"]:
                 continue
             model.train()
             for start in range(0, len(order), o.batch_size):
@@ -127,9 +131,34 @@ class PairClassifier:
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-            save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-                      str(work_dir / WEIGHTS_FILE))
-            progress.write_text(json.dumps({"epochs": epoch + 1}))
+            state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+            save_file(state, str(work_dir / WEIGHTS_FILE))
+            record["epochs"] = epoch + 1
+            if valid:
+                loss = self.loss(valid)
+                if record["best_loss"] is None or loss < record["best_loss"]:
+                    record.update(best_epoch=epoch + 1, best_loss=loss)
+                    save_file(state, str(work_dir / BEST_FILE))
+            progress.write_text(json.dumps(record))
+        if valid and (work_dir / BEST_FILE).is_file():
+            model.load_state_dict(load_file(str(work_dir / BEST_FILE)))
+        out = {"epochs": float(record["epochs"]), "selected_epoch": float(record["best_epoch"] or record["epochs"])}
+        if record["best_loss"] is not None:
+            out["selected_valid_loss"] = float(record["best_loss"])
+        return out
+
+    def loss(self, examples: list[tuple[list[str], int]], batch_size: int = 64) -> float:
+        """Mean cross-entropy over ``examples``."""
+        import torch
+
+        self.model.to(self._device()).eval()
+        total = 0.0
+        with torch.no_grad():
+            for start in range(0, len(examples), batch_size):
+                rows = examples[start:start + batch_size]
+                labels = torch.tensor([y for _, y in rows], device=self._device())
+                total += float(self.model(**self._batch([t for t, _ in rows]), labels=labels).loss) * len(rows)
+        return total / max(len(examples), 1)
 
     def probabilities(self, texts: list[list[str]], batch_size: int = 64) -> list[float]:
         """P(label 1) of each text."""

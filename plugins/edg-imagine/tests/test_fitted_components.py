@@ -1,0 +1,128 @@
+"""The fit-stage components on the real RECCON and EPITOME files at tiny size: the pair
+readers, fitting through the core's fit stage (cached, metrics recorded), reuse from the
+cache, and their use on real ED contexts."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import SMALL_CLASSIFIER
+
+
+def test_reccon_entailment_pairs(reccon_dir):
+    from edg_imagine.reccon import read_reccon
+
+    pairs = read_reccon(reccon_dir / "dailydialog_train.json")
+    # every non-neutral target paired with itself and each earlier utterance (RECCON's CEE set)
+    assert len(pairs) == 27673 and sum(y for _, y in pairs) == 7269
+    first = json.loads((reccon_dir / "dailydialog_train.json").read_text())
+    turns = next(iter(first.values()))[0]
+    target = next(t for t, turn in enumerate(turns) if turn["emotion"] != "neutral")
+    (emotion, utterance, candidate, history), label = pairs[0]
+    assert emotion == turns[target]["emotion"] and utterance == turns[target]["utterance"]
+    assert candidate == turns[0]["utterance"] and history.startswith(turns[0]["utterance"].strip())
+    assert label == int(1 in turns[target]["expanded emotion cause evidence"])
+    assert len(read_reccon(reccon_dir / "iemocap_test.json")) == 12358
+
+
+def test_epitome_levels_merge_into_yes(epitome_dir):
+    from edg_imagine.epitome import read_epitome, split_rows
+
+    rows = read_epitome(epitome_dir / "explorations-reddit.csv")
+    assert len(rows) == 3084 and all(len(text) == 2 for text, _ in rows)
+    import csv
+
+    with (epitome_dir / "explorations-reddit.csv").open(newline="") as f:
+        levels = [int(r["level"]) for r in csv.DictReader(f)]
+    assert [y for _, y in rows] == [int(level > 0) for level in levels]
+    train, test = split_rows(rows, 0.2, 0)
+    assert len(test) == 617 and len(train) + len(test) == len(rows)
+    assert split_rows(rows, 0.2, 0) == (train, test)
+
+
+def test_epitome_reader_names_file_and_line(tmp_path):
+    import pytest
+
+    from edg.errors import ResourceError
+    from edg_imagine.epitome import read_epitome
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sp_id,rp_id,seeker_post,response_post,level,rationales\na,b,hi,hello,3,\n")
+    with pytest.raises(ResourceError, match="bad.csv line 2: level 3"):
+        read_epitome(bad)
+
+
+def test_cause_detector_fits_once_reports_f1_and_selects_causes(reccon_dir, ed_path, tmp_path):
+    from edg.data import load_splits
+    from edg.fitting import fit_all
+    from edg.interfaces.fitted import FitSpec
+    from edg_imagine.cause_detector import CauseDetector, CauseDetectorOptions, reccon_digests, target_utterance
+
+    options = CauseDetectorOptions(reccon_dir=str(reccon_dir), classifier=SMALL_CLASSIFIER)
+
+    def spec():
+        return FitSpec("cause_detector", CauseDetector(options), {"reccon": reccon_digests(reccon_dir)},
+                       stage="before_knowledge")
+
+    run = tmp_path / "run"
+    run.mkdir()
+    fitted = fit_all([spec()], tmp_path / "cache", run)["cause_detector"]
+    record = json.loads((run / "fitted.json").read_text())["cause_detector"]
+    assert record["origin"] == "fitted"
+    metrics = record["metrics"]
+    for split in ("valid", "dd_test", "iemocap_test"):
+        assert metrics[f"{split}_examples"] == 120
+        assert 0.0 <= metrics[f"{split}_pos_f1"] <= 1.0
+        assert metrics[f"{split}_macro_f1"] == (metrics[f"{split}_pos_f1"] + metrics[f"{split}_neg_f1"]) / 2
+    assert metrics["train_pairs"] == 400
+    # a second run loads the cached detector: same predictions
+    again = fit_all([spec()], tmp_path / "cache", run)["cause_detector"]
+    assert json.loads((run / "fitted.json").read_text())["cause_detector"]["origin"] == "cache"
+
+    test = load_splits(str(ed_path), max_examples={"train": 1, "valid": 1, "test": 12})["test"]
+    contexts, roles, emotions = list(test["context"]), list(test["roles"]), list(test["emotion"])
+    causes = fitted.causes(contexts, roles, emotions)
+    assert causes == again.causes(contexts, roles, emotions)
+    for chosen, who in zip(causes, roles):
+        assert chosen and chosen == sorted(set(chosen))
+        assert max(chosen) <= target_utterance(who)  # candidates end at the speaker's last utterance
+    assert target_utterance(["speaker", "listener", "speaker"]) == 2
+    assert target_utterance(["speaker", "listener"]) == 0
+
+
+def test_mechanism_classifiers_fit_and_label_ed_responses(epitome_dir, ed_path, tmp_path):
+    from edg.data import load_splits
+    from edg.fitting import fit_all
+    from edg.interfaces.fitted import FitSpec
+    from edg_imagine.mechanism_classifier import MechanismClassifier, MechanismClassifierOptions, epitome_digest
+
+    options = MechanismClassifierOptions(epitome_dir=str(epitome_dir), classifier=SMALL_CLASSIFIER)
+    specs = [FitSpec(f"mechanism_{m}", MechanismClassifier(options, mechanism=m),
+                     {"epitome": epitome_digest(epitome_dir, m)}, stage="before_knowledge") for m in ("er", "ip", "ex")]
+    run = tmp_path / "run"
+    run.mkdir()
+    fitted = fit_all(specs, tmp_path / "cache", run)
+    records = json.loads((run / "fitted.json").read_text())
+    keys = {records[f"mechanism_{m}"]["key"] for m in ("er", "ip", "ex")}
+    assert len(keys) == 3  # one classifier per mechanism
+    for m in ("er", "ip", "ex"):
+        metrics = records[f"mechanism_{m}"]["metrics"]
+        assert metrics["test_examples"] == 120 and 0.0 <= metrics["test_accuracy"] <= 1.0
+        assert 0.5 <= metrics["test_majority"] <= 1.0
+    test = load_splits(str(ed_path), max_examples={"train": 1, "valid": 1, "test": 6})["test"]
+    labels = fitted["mechanism_ex"].label([c[-1] for c in test["context"]], list(test["target"]))
+    assert len(labels) == 6 and set(labels) <= {0, 1}
+
+
+def test_offline_encoder_is_the_default_by_name_and_errors_name_the_key(reccon_dir):
+    import pytest
+
+    from edg.errors import ConfigError
+    from edg_imagine.cause_detector import CauseDetectorOptions
+    from edg_imagine.pair_classifier import PairClassifier
+
+    assert CauseDetectorOptions().classifier.model_name == "roberta-base"
+    classifier = PairClassifier(CauseDetectorOptions(classifier={"model_name": str(reccon_dir / "missing")}).classifier,
+                                "model.cause_detector.classifier")
+    with pytest.raises(ConfigError, match="model.cause_detector.classifier.model_name: cannot load"):
+        classifier.build([])

@@ -77,3 +77,48 @@ def test_loss_state_is_checkpointed_and_restored_on_resume(tmp_path, monkeypatch
     train(model2, session2.system, losses2, splits2, session2.config, tmp_path / "run", resume=True)
     assert recorder2.count == 8 + 4
     assert torch.is_tensor(next(model2.parameters()))
+
+
+class StageSwitch(StepRecorder):
+    """Switches its objective at the validation after step ``at``: reports the change once."""
+
+    def __init__(self, options, at: int) -> None:
+        super().__init__(options)
+        self.at, self.records, self.switched = at, [], False
+
+    def on_validation(self, record) -> bool:
+        self.records.append((self.context.step, dict(record)))
+        if not self.switched and self.context.step >= self.at:
+            self.switched = True
+            return True
+        return False
+
+
+def test_a_stage_switch_restarts_early_stopping(tmp_path, monkeypatch):
+    import json
+
+    from edg.training.loop import train
+
+    # lr 0 and no dropout: the validation loss never improves after the first evaluation,
+    # so patience 2 would stop the run at step 6; the switch at step 4 restarts the count
+    session, splits, model, losses, _ = _build(tmp_path, monkeypatch, "train.max_steps=20", "train.eval_every=2",
+                                               "train.patience=2", "train.lr=1e-12", "model.dropout=0.0")
+    switch = StageSwitch(NoOptions(), at=4)
+    losses = [*losses[:-1], ("switch", 1.0, switch)]
+    state = train(model, session.system, losses, splits, session.config, tmp_path / "run")
+    assert [step for step, _ in switch.records] == [2, 4, 6, 8, 10]
+    assert all("loss" in record and "switch" in record for _, record in switch.records)
+    # after the switch at 4, step 6 sets the new objective's best; 8 and 10 do not improve on it
+    assert state.stopped_early and state.step == 10
+    valid = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+             if json.loads(line)["split"] == "valid"]
+    assert [r.get("objective_changed", False) for r in valid] == [False, True, False, False, False]
+
+
+def test_without_a_switch_early_stopping_ends_the_run(tmp_path, monkeypatch):
+    from edg.training.loop import train
+
+    session, splits, model, losses, _ = _build(tmp_path, monkeypatch, "train.max_steps=20", "train.eval_every=2",
+                                               "train.patience=2", "train.lr=1e-12", "model.dropout=0.0")
+    state = train(model, session.system, losses, splits, session.config, tmp_path / "run")
+    assert state.stopped_early and state.step == 6

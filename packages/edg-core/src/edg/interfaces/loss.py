@@ -11,7 +11,8 @@ validation pass, the tokenizer, and the training-split statistics the system com
 (:attr:`edg.interfaces.system.System.statistics`). A term that keeps state across steps
 (a memory bank, running averages, a curriculum position) returns it from
 :meth:`LossTerm.state_dict`; the loop saves it in every checkpoint and restores it on
-resume. A term never reads model attributes by name: what it needs from the data comes
+resume. A term that switches stages on the validation loss does it in
+:meth:`LossTerm.on_validation`, which also tells the loop to restart early stopping. A term never reads model attributes by name: what it needs from the data comes
 through the context, what it needs from the network through ``outputs``.
 """
 
@@ -71,6 +72,15 @@ class LossTerm(Component, ABC):
         """Restore what :meth:`state_dict` returned."""
         if state:
             raise ValueError(f"loss term '{self.registered_name}' keeps no state but a checkpoint holds {sorted(state)}")
+
+    def on_validation(self, record: dict[str, float]) -> bool:
+        """Called by the loop after every validation with its record (``loss`` and each term's
+        value on the validation split, at ``self.context.step``), before early stopping is
+        decided. Return True when the term changes the training objective from now on (a
+        stage switch, e.g. NEC adding its contrastive term once the NLL plateaus): the loop
+        then restarts early stopping, because losses of different objectives do not compare.
+        Keep whatever decides this in :meth:`state_dict`, so a resumed run decides the same."""
+        return False
 
     @abstractmethod
     def compute(self, batch: dict[str, Any], outputs: ModelOutput, model: Any) -> LossValue:

@@ -235,9 +235,16 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
             state.best_valid, state.best_step, state.bad_evals = valid["loss"], state.step, 0
         else:
             state.bad_evals += 1
+        # every term sees the record (no short-circuit); a new objective restarts early
+        # stopping, so a plateau that triggers a stage switch never ends the run
+        switched = [term.on_validation(valid) for _name, _weight, term in losses]
+        if any(switched):
+            state.best_valid, state.bad_evals = float("inf"), 0
+            if is_main:
+                logger.info("step %d: the training objective changed, early stopping restarts", state.step)
         state.stopped_early = cfg.patience is not None and state.bad_evals >= cfg.patience
         if is_main:
-            log.write({"step": state.step, "split": "valid", **valid})
+            log.write({"step": state.step, "split": "valid", **valid, **({"objective_changed": True} if any(switched) else {})})
         save(best=improved)
 
     progress = tqdm(total=total_steps, initial=state.step, desc="train", disable=not (cfg.progress and is_main),

@@ -10,23 +10,37 @@ from __future__ import annotations
 
 from typing import Callable
 
-from edg.hookspecs import Register, hookimpl
+from edg.plugins.hookspecs import Register, hookimpl
 
 
 @hookimpl
 def register_decoders(register: Register) -> None:
     register("moel.listeners", "edg_baselines.listener_mixture_decoder:ListenerMixtureDecoder")
+    register("empdg.decoder", "edg_baselines.empdg_decoder:EmpdgDecoder")
 
 
 @hookimpl
 def register_systems(register: Register) -> None:
     register("moel", "edg_baselines.moel_system:MoelSystem")
     register("mime", "edg_baselines.mime_system:MimeSystem")
+    register("empdg", "edg_baselines.empdg_system:EmpdgSystem")
+    register("cem", "edg_baselines.cem_system:CemSystem")
 
 
 @hookimpl
 def register_loss_terms(register: Register) -> None:
     register("mime.kl", "edg_baselines.kl_loss:KlLoss")
+    register("empdg.adversarial", "edg_baselines.empdg_adversarial_loss:AdversarialLoss")
+    register("cem.diversity", "edg_baselines.cem_diversity_loss:DiversityLoss")
+
+
+@hookimpl
+def register_knowledge_sources(register: Register) -> None:
+
+
+@hookimpl
+def register_emotion_modules(register: Register) -> None:
+    register("cem.refinement", "edg_baselines.cem_refinement:CemRefinement")
 
 
 @hookimpl

@@ -9,7 +9,7 @@ def test_baselines_register_moel_and_mime_rows():
     pm = PluginManager().load(["baselines"])
     (reference,) = [ref for plugin, _paper, ref in pm.published if plugin == "baselines"]
     entries = import_target(reference)
-    assert {e.system for e in entries} == {"MoEL", "MIME"}
+    assert {"MoEL", "MIME"} <= {e.system for e in entries}
     moel = {(e.paper, e.table): e for e in published_for("moel", entries)}
     assert set(moel) == {("nec", "Table 1"), ("nec", "Table 3"), ("ctsm", "Table 1"), ("imagine", "Table 1")}
     assert moel[("ctsm", "Table 1")].metrics == {"acc": 32.00, "ppl": 38.04, "dist-1": 0.44, "dist-2": 2.10}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
@@ -15,6 +16,7 @@ from tqdm.auto import tqdm
 
 from edg.baseline.nll_loss import token_nll
 from edg.data import EMOTIONS
+from edg.metrics.accuracy import accuracy
 from edg.data.encoding import length_keys
 from edg.training.batches import sorted_batches
 from edg.training.loop import to_device
@@ -43,6 +45,7 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=system.collate)
     by_index: dict[int, dict[str, Any]] = {}
     nll_sum, tokens = 0.0, 0
+    head_names: set[str] = set()
     for indices, batch in tqdm(zip(batches, loader), total=len(batches), desc=f"evaluate {config.eval.split}",
                                disable=not progress, dynamic_ncols=True):
         batch = to_device(batch, device)
@@ -50,7 +53,9 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
         s, t = token_nll(outputs.decoder, batch["labels"])
         nll_sum, tokens = nll_sum + float(s), tokens + t
         candidates = model.generate(batch, config.generation, reranker)
-        emotion_logits = model.predict_emotion(batch) if system.predicts_emotion else None
+        predicted = model.predict_emotion(batch) if system.predicts_emotion else None
+        heads = emotion_heads(predicted)
+        head_names.update(heads)
         for i, cands in enumerate(candidates):
             sample = dataset[indices[i]]
             record = {
@@ -60,11 +65,13 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
                 "reference": metric_text(sample["target"]),
                 "emotion": sample["emotion"],
             }
-            if emotion_logits is not None:
-                record["pred_emotion"] = EMOTIONS[int(emotion_logits[i].argmax())]
+            for name, logits in heads.items():
+                record[f"pred_{name}"] = EMOTIONS[int(logits[i].argmax())]
+                if name != "emotion" and sample.get(name) is not None:
+                    record[name] = sample[name]
             by_index[indices[i]] = record
     records = [by_index[i] for i in sorted(by_index)]
-    preds = [r["pred_emotion"] for r in records] if system.predicts_emotion else None
+    preds = [r["pred_emotion"] for r in records] if records and "pred_emotion" in records[0] else None
     metrics = compute_metrics(
         [r["hypothesis"] for r in records],
         [r["reference"] for r in records],
@@ -76,7 +83,23 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
         bertscore_model=config.eval.bertscore_model,
         allow_all_empty=True,
     )
+    # further named predictions: accuracy over the samples that carry that label
+    for name in sorted(head_names - {"emotion"}):
+        scored = [r for r in records if r.get(name) is not None]
+        if scored:
+            metrics[f"acc-{name}"] = accuracy([r[name] for r in scored], [r[f"pred_{name}"] for r in scored])
     return records, metrics
+
+
+def emotion_heads(predicted: Any) -> dict[str, torch.Tensor]:
+    """``predict_emotion``'s result as ``{label field: [B, 32] logits}``."""
+    if predicted is None:
+        return {}
+    if isinstance(predicted, torch.Tensor):
+        return {"emotion": predicted}
+    if isinstance(predicted, Mapping):
+        return dict(predicted)
+    raise TypeError(f"predict_emotion must return a [B, 32] tensor, a mapping of them or None, got {type(predicted)}")
 
 
 def write_outputs(path: Path, records: list[dict[str, Any]]) -> None:

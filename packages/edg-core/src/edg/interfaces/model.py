@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Optional
+from collections.abc import Mapping
+from typing import Any, Optional, Union
 
 import torch
 from torch import Tensor, nn
@@ -40,6 +41,9 @@ class EdgModel(nn.Module, ABC):
             candidates = reranker.rerank(candidates, memory, batch, self)
         return candidates
 
-    def predict_emotion(self, batch: dict[str, Any]) -> Optional[Tensor]:
-        """Emotion logits [B, 32], or ``None`` for systems that do not predict emotion."""
+    def predict_emotion(self, batch: dict[str, Any]) -> Union[Tensor, Mapping[str, Tensor], None]:
+        """Emotion logits [B, 32] for each sample's ``emotion``; or several predictions by name,
+        ``{"emotion": [B, 32], "listener_emotion": [B, 32], ...}``, each scored against the
+        sample field of that name when the sample has it (``acc``, ``acc-listener_emotion``);
+        or ``None`` for systems that do not predict emotion."""
         return None

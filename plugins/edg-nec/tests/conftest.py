@@ -82,6 +82,15 @@ def open_tiny(overrides=(), preset="tiny"):
     return open_session("nec", overrides=list(overrides), preset=preset)
 
 
+def fit_stage(system, splits):
+    """What the core's pipeline does before ``prepare``: fit (or load) the system's fitted
+    components into ``system.fitted`` (cached under ``$EDG_CACHE``)."""
+    from edg.data import default_cache_dir
+    from edg.fitting import fit_all
+
+    system.fitted.update(fit_all(system.fitted_components(splits, "before_prepare"), default_cache_dir()))
+
+
 def build_tiny(word_tokenizer, overrides=(), preset="tiny", samples=None):
     """(system, model, prepared splits) on the hand-made samples, fully offline."""
     import datasets
@@ -95,7 +104,9 @@ def build_tiny(word_tokenizer, overrides=(), preset="tiny", samples=None):
     system._get_selector = lambda: SocialSelector(FakeEncoder(), system.options.social.relations)
     rows = samples or make_samples()
     ds = datasets.Dataset.from_list(rows)
-    splits = system.prepare({"train": ds, "valid": ds, "test": ds})
+    splits = {"train": ds, "valid": ds, "test": ds}
+    fit_stage(system, splits)
+    splits = system.prepare(splits)
     model = system.build_model()
     return system, model, splits
 
@@ -105,5 +116,5 @@ def nec():
     """Helpers for the tests (importlib mode: test modules cannot import conftest)."""
     import types
 
-    return types.SimpleNamespace(build_tiny=build_tiny, open_tiny=open_tiny, make_samples=make_samples,
+    return types.SimpleNamespace(build_tiny=build_tiny, open_tiny=open_tiny, make_samples=make_samples, fit_stage=fit_stage,
                                  FakeEncoder=FakeEncoder)

@@ -278,7 +278,7 @@ def test_stage_switch(tiny):
     batch = _batch(system, splits)
     from edg.interfaces.loss import TrainingContext
 
-    term = _term(system, start_step=3, self_generated=0)
+    term = _term(system, stage_switch="step", start_step=3, self_generated=0)
     context = TrainingContext(grad_accum=2, tokenizer=system.tokenizer)
     term.setup(context)
     model.train()

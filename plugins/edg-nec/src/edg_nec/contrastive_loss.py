@@ -35,10 +35,32 @@ The four negative types, each switchable (0 disables it):
 Everything is batched: all negatives of the batch are padded into one tensor and encoded by
 one decoder pass; BLEU-2, the order and all pairs are tensor operations.
 
-Two stages (§4.2): before optimizer step ``start_step`` the term is 0 during training
-(NLL-only stage). In evaluation mode it is always computed (``in_validation``), so that
-the validation loss of both stages measures the same ``L_NLL + L_CL`` and early stopping
-compares like with like.
+Two stages (§4.2: "the loss function is chosen to plateau ... in the preliminary training
+phase", then contrastive learning). In stage 1 the term is 0 during training (NLL only, no
+negatives computed); in stage 2 ``L_NLL + L_CL`` is optimised. ``stage_switch``:
+
+* ``plateau`` (default, the paper): the switch happens when the **validation** token-level
+  NLL (the core's ``token_nll``, log of the validation perplexity) has not improved on its
+  best by more than ``plateau_min_delta`` for ``plateau_patience`` validations in a row
+  (or at optimizer step ``start_step`` if that is set and comes first);
+* ``step``: at optimizer step ``start_step`` (edg's earlier behaviour).
+
+The term learns the validation results through :meth:`ContrastiveLoss.on_validation`.
+CORE HOOK (proposed, not yet called by ``edg.training.loop``): after each validation pass
+the loop calls ``term.on_validation(record)`` with the record it logs; a ``True`` return
+means "the objective changed" (the stage switch), and the loop then restarts early
+stopping (best = inf, bad evaluations = 0) because the losses of the two stages are not
+comparable; and the loop does not stop early while ``term.holds_early_stopping()`` is True
+(stage 1: its plateau is what starts stage 2, not the end of training). Until the loop
+calls the hook, the term measures the validation NLL itself from the validation batches it
+is computed on (context.training False) and applies the same rule at its next training
+batch (:meth:`_finish_pending_validation`), so the switch happens at the same step either
+way; only the early-stopping agreement needs the core (the system checks
+``train.patience > plateau_patience`` meanwhile). The stage and the plateau counters are
+the term's :meth:`state_dict`, saved in checkpoints, so a resumed run is in the right stage.
+
+In evaluation mode the term is always computed (``in_validation``), so that the
+validation loss of both stages measures the same ``L_NLL + L_CL``.
 """
 
 from __future__ import annotations
@@ -48,6 +70,8 @@ from typing import Any, Callable, Literal, Optional
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from pydantic import model_validator
 
 from edg.config import GenerationConfig, StrictModel
 from edg.interfaces.loss import LossTerm, LossValue
@@ -75,10 +99,26 @@ class ContrastiveOptions(StrictModel):
     """The most frequent training sentences (H); 0 disables."""
     self_gen_beam_size: int = 4
     self_gen_max_length: int = 30
-    start_step: int = 0
-    """First optimizer step of the contrastive stage (before it: NLL only)."""
+    stage_switch: Literal["plateau", "step"] = "plateau"
+    """When stage 2 (NLL + L_CL) starts: when the validation NLL plateaus (the paper), or
+    at optimizer step ``start_step``."""
+    start_step: Optional[int] = None
+    """``step``: the first optimizer step of stage 2 (required); ``plateau``: an optional
+    latest step for the switch."""
+    plateau_patience: int = 2
+    """Validations in a row without an improvement of the validation NLL that make a plateau."""
+    plateau_min_delta: float = 0.01
+    """An improvement smaller than this (nats per token) does not count."""
     in_validation: bool = True
     """Compute the term in evaluation mode in both stages (comparable validation loss)."""
+
+    @model_validator(mode="after")
+    def _stage_options(self) -> "ContrastiveOptions":
+        if self.stage_switch == "step" and self.start_step is None:
+            raise ValueError("stage_switch 'step' needs start_step (the first optimizer step of stage 2)")
+        if self.plateau_patience < 1:
+            raise ValueError(f"plateau_patience must be >= 1, got {self.plateau_patience}")
+        return self
 
 
 # -- the pieces (tested on hand-computed values) ----------------------------------------------
@@ -195,12 +235,77 @@ class ContrastiveLoss(LossTerm):
 
             self.text_keys = lambda ids: [text_key(t) for t in tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
+    # -- the two stages --------------------------------------------------------------------
+    def __init__(self, options: ContrastiveOptions) -> None:
+        super().__init__(options)
+        self.stage = 1
+        self.switch_step: Optional[int] = None
+        self.best_valid_nll = float("inf")
+        self.bad_validations = 0
+        # the validation NLL summed over the batches of a pass the term saw itself (no core hook)
+        self._pending_nll, self._pending_tokens = 0.0, 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "switch_step": self.switch_step, "best_valid_nll": self.best_valid_nll,
+                "bad_validations": self.bad_validations, "pending_nll": self._pending_nll,
+                "pending_tokens": self._pending_tokens}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if not state:  # a checkpoint from before the term kept state: stage 1 from scratch
+            return
+        self.stage, self.switch_step = int(state["stage"]), state["switch_step"]
+        self.best_valid_nll, self.bad_validations = float(state["best_valid_nll"]), int(state["bad_validations"])
+        self._pending_nll, self._pending_tokens = float(state["pending_nll"]), int(state["pending_tokens"])
+
+    def _switch(self) -> None:
+        self.stage, self.switch_step = 2, self.context.step
+
+    def on_validation(self, record: dict[str, float]) -> bool:
+        """The validation results of a pass (the core's record; see the module doc). Returns
+        True when this pass switched the stage (the objective changed)."""
+        self._pending_nll, self._pending_tokens = 0.0, 0  # the core's record supersedes our own sum
+        if self.stage == 2 or self.options.stage_switch != "plateau" or "token_nll" not in record:
+            return False
+        nll = float(record["token_nll"])
+        if nll < self.best_valid_nll - self.options.plateau_min_delta:
+            self.best_valid_nll, self.bad_validations = nll, 0
+        else:
+            self.best_valid_nll = min(self.best_valid_nll, nll)
+            self.bad_validations += 1
+        if self.bad_validations >= self.options.plateau_patience:
+            self._switch()
+            return True
+        return False
+
+    def holds_early_stopping(self) -> bool:
+        """Whether early stopping must wait (stage 1 of the plateau switch)."""
+        return self.options.stage_switch == "plateau" and self.stage == 1
+
+    def _note_validation_batch(self, outputs: ModelOutput, batch: dict[str, Any]) -> None:
+        labels = batch["labels"]
+        logits = outputs.decoder.logits
+        self._pending_nll += float(F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1),
+                                                   ignore_index=-100, reduction="sum"))
+        self._pending_tokens += int(labels.ne(-100).sum())
+
+    def _finish_pending_validation(self) -> None:
+        """Without the core hook: the first training batch after a validation pass applies
+        the plateau rule to the NLL the term summed during that pass."""
+        if self._pending_tokens:
+            nll = self._pending_nll / self._pending_tokens
+            self.on_validation({"token_nll": nll})
+
+    def in_stage_two(self) -> bool:
+        o = self.options
+        if self.stage == 1 and o.start_step is not None and self.context.step >= o.start_step:
+            self._switch()
+        return self.stage == 2
+
     def active(self, model: Any) -> bool:
-        """Stage 2 (eq. 13) from optimisation step ``start_step`` on; in validation as
-        ``in_validation`` says."""
+        """Stage 2 in training (see the module doc); in validation as ``in_validation`` says."""
         if not self.context.training or not model.training:
             return self.options.in_validation
-        return self.context.step >= self.options.start_step
+        return self.in_stage_two()
 
     def negatives(self, batch: dict[str, Any], outputs: ModelOutput, model: Any, gold: Tensor,
                   gold_len: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -265,8 +370,14 @@ class ContrastiveLoss(LossTerm):
     def compute(self, batch: dict[str, Any], outputs: ModelOutput, model: Any) -> LossValue:
         enc = outputs.encoder
         zero = enc.hidden.new_zeros((), dtype=torch.float32)
+        if self.options.stage_switch == "plateau" and self.stage == 1:
+            if not self.context.training:
+                with torch.no_grad():
+                    self._note_validation_batch(outputs, batch)
+            else:
+                self._finish_pending_validation()
         if not self.active(model):
-            return LossValue(zero, {"cl_active": 0.0})
+            return LossValue(zero, {"cl_active": 0.0, "cl_stage": float(self.stage)})
         dec = model.decoder
         dec_in = batch["decoder_input_ids"]
         gold_len = batch["labels"].ne(-100).sum(1) - 1  # y without EOS
@@ -302,7 +413,7 @@ class ContrastiveLoss(LossTerm):
         candidates = torch.cat([valid.new_ones(b, 1), valid], 1)
         o = self.options
         value, pairs = cont_ranking_loss(cos, quality, candidates, o.gamma, o.bleu_tie, o.reduction)
-        logs = {"cl_active": 1.0, "cl_pairs": float(pairs.sum()) / max(b, 1),
+        logs = {"cl_active": 1.0, "cl_stage": float(self.stage), "cl_pairs": float(pairs.sum()) / max(b, 1),
                 "cl_negatives": float(valid.sum()) / max(b, 1)}
         for code, name in TYPE_NAMES.items():
             logs[f"cl_neg_{name}"] = float((valid & (types == code)[None, :]).sum()) / max(b, 1)

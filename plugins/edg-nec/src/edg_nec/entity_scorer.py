@@ -1,19 +1,35 @@
 """NEC §3.2: the BERT-style relevance scorer that selects entity knowledge ``K_E`` from ``K_all``.
 
-Following SAKDP's idea (Wu et al., 2022), training pairs are built from the *training
-split only*: a (context, triplet) pair is **positive** when the triplet overlaps the gold
-response, negative otherwise. The rule (``positive_rule``):
+The paper: "Inspired by SAKDP (Wu et al., 2022), we construct positive/negative sample pairs
+to select entity commonsense that is conducive to response generation. Subsequently, we
+train a BERT model as a scorer to discern the relevance of the current knowledge triplet to
+the reply. The final selection is made from the top m triplets in K_all with the highest
+scores." It specifies: training data are **pairs of a positive and a negative triplet**;
+the label is the triplet's relevance to the **reply** (the gold response); a BERT scorer;
+top m by score. It does not say what makes a triplet positive, how pairs are drawn, the
+loss or the input format; edg fills these in as the NEC authors' released code does
+(``RankingDataset`` / ``train_entity_ranker.py``):
 
-* ``tail_or_entity`` (default): a content word of the triplet's tail, or the entity
-  itself, occurs in the gold response (lowercased word match; content words are words of
-  three or more letters outside a stopword list);
-* ``tail``: only the tail's content words count.
+* **Labels** (``labelling: context_link``, default). A triplet ``<ent, rel, tail>`` of a
+  sample's K_all is positive when it links the dialogue history and the reply: the entity
+  occurs in the history and the tail in the reply, or the entity in the reply and the tail
+  in the history. Every other triplet of the same K_all is negative. Occurrence is a
+  whole-word phrase match on lowercased words (the authors' code tests raw substrings, so
+  that the tail "art" occurs in "start"; edg does not count such matches).
+  ``tail_or_entity`` / ``tail`` are edg's earlier rules (a content word of the tail, or the
+  entity, in the reply), kept for reproducing earlier runs.
+* **Pairs.** Per training sample with at least one positive and one negative,
+  ``pairs_per_sample`` (the authors: 2) pairs of a random positive and a random negative
+  (seeded); other samples contribute nothing.
+* **Loss.** The pair's margin ranking loss ``max(0, margin - (s+ - s-))`` (margin 0.3, the
+  authors') plus binary cross-entropy of both scores (positive 1, negative 0); the authors
+  add a cross-entropy from a second classification head, edg uses the one score for both.
+* **Input.** A cross-encoder ``[CLS] ent, rel, tail [SEP] history [SEP]`` with one logit
+  (the history is cut from the left).
 
-Per sample, up to ``negatives_per_positive`` negatives are drawn (seeded) for each positive;
-samples without a positive contribute nothing. A cross-encoder
-``[CLS] ent, rel, tail [SEP] history [SEP]`` with one output logit is trained with binary
-cross-entropy; at every split (train included) the top ``m`` triplets by score form
-``K_E`` — the gold response is never used to select, only to train.
+The gold response is only used to train; selection scores the history and the triplet.
+Which scorer selects which split's knowledge (out of fold for the training split) is
+:mod:`edg_nec.entity_knowledge_selector`'s concern.
 """
 
 from __future__ import annotations
@@ -28,7 +44,7 @@ from typing import Any, Mapping, Optional, Sequence
 from edg.errors import ResourceError
 from edg_nec.knowledge_input import history_text, linearise_triplet
 
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 STOPWORDS = frozenset(
     """the and for are but not you your yours all any can had her his him its our out has have was were
     that this with they them their there then than what when where which who whom why how will would
@@ -37,38 +53,62 @@ STOPWORDS = frozenset(
     too over under once here those these myself yourself itself been get got getting make made one
     really thing things something anything nothing lot lots like well much many even ever never""".split()
 )
+LABELLINGS = ("context_link", "tail_or_entity", "tail")
+#: the authors' ranking margin (``nn.MarginRankingLoss(margin=0.3)``)
+RANKING_MARGIN = 0.3
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(str(text).lower())
 
 
 def content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(str(text).lower()) if len(w) >= 3 and w not in STOPWORDS}
+    return {w for w in words(text) if len(w) >= 3 and w not in STOPWORDS}
 
 
-def is_positive(triplet: Mapping[str, Any], response: str, rule: str = "tail_or_entity") -> bool:
-    """Whether ``triplet`` overlaps the gold ``response`` under ``rule`` (see module doc)."""
-    words = set(_WORD.findall(str(response).lower()))
-    if content_words(triplet["tail"]) & words:
+def occurs(phrase: str, text_words: Sequence[str]) -> bool:
+    """Whether the words of ``phrase`` occur contiguously in ``text_words`` (lowercased)."""
+    p = words(phrase)
+    if not p:
+        return False
+    n = len(p)
+    return any(list(text_words[i : i + n]) == p for i in range(len(text_words) - n + 1))
+
+
+def is_positive(triplet: Mapping[str, Any], history: str, response: str, rule: str = "context_link") -> bool:
+    """Whether ``triplet`` is relevant to the gold ``response`` of a sample whose dialogue
+    history is ``history`` under ``rule`` (see the module doc)."""
+    reply = words(response)
+    if rule == "context_link":
+        context = words(history)
+        entity, tail = str(triplet["entity"]), str(triplet["tail"])
+        return (occurs(entity, context) and occurs(tail, reply)) or (occurs(entity, reply) and occurs(tail, context))
+    if rule not in LABELLINGS:
+        raise ValueError(f"unknown labelling '{rule}' (expected one of {', '.join(LABELLINGS)})")
+    if content_words(triplet["tail"]) & set(reply):
         return True
     if rule == "tail_or_entity":
         entity = str(triplet["entity"]).lower().strip()
-        return bool(entity) and entity in words
+        return bool(entity) and entity in reply
     return False
 
 
 def build_pairs(samples: Sequence[tuple[Sequence[str], Sequence[Mapping[str, Any]], str]], *,
-                negatives_per_positive: int = 3, max_pairs: Optional[int] = None, rule: str = "tail_or_entity",
-                seed: int = 0) -> list[tuple[str, str, float]]:
-    """``(history, linearised triplet, label)`` pairs from ``(context, K_all, gold response)``."""
+                pairs_per_sample: int = 2, max_pairs: Optional[int] = None, rule: str = "context_link",
+                seed: int = 0) -> list[tuple[str, str, str]]:
+    """``(history, positive triplet, negative triplet)`` training pairs (linearised) from
+    ``(context, K_all, gold response)`` samples: per sample with a positive and a negative,
+    ``pairs_per_sample`` pairs of a random positive and a random negative."""
     rng = random.Random(seed)
-    pairs: list[tuple[str, str, float]] = []
+    pairs: list[tuple[str, str, str]] = []
     for context, triplets, response in samples:
         history = history_text(context)
-        pos = [t for t in triplets if is_positive(t, response, rule)]
-        if not pos:
+        labels = [is_positive(t, history, response, rule) for t in triplets]
+        pos = [linearise_triplet(t) for t, y in zip(triplets, labels) if y]
+        neg = [linearise_triplet(t) for t, y in zip(triplets, labels) if not y]
+        if not pos or not neg:
             continue
-        neg = [t for t in triplets if not is_positive(t, response, rule)]
-        neg = rng.sample(neg, min(len(neg), negatives_per_positive * len(pos)))
-        pairs += [(history, linearise_triplet(t), 1.0) for t in pos]
-        pairs += [(history, linearise_triplet(t), 0.0) for t in neg]
+        pairs += [(history, rng.choice(pos), rng.choice(neg)) for _ in range(pairs_per_sample)]
     if max_pairs is not None and len(pairs) > max_pairs:
         pairs = rng.sample(pairs, max_pairs)
     return pairs
@@ -158,10 +198,12 @@ class EntityScorer:
         return self.model(**batch).logits.squeeze(-1).float()
 
     # -- training and scoring ----------------------------------------------------------
-    def train(self, pairs: Sequence[tuple[str, str, float]], *, epochs: int = 1, lr: float = 2e-5,
-              batch_size: int = 32, seed: int = 0) -> list[float]:
-        """Binary cross-entropy on the pairs; returns the mean loss per epoch."""
+    def train(self, pairs: Sequence[tuple[str, str, str]], *, epochs: int = 1, lr: float = 2e-5,
+              batch_size: int = 32, seed: int = 0, margin: float = RANKING_MARGIN) -> list[float]:
+        """Pairwise training on ``(history, positive, negative)``: margin ranking loss plus
+        binary cross-entropy of both scores (module doc); returns the mean loss per epoch."""
         import torch
+        import torch.nn.functional as F
 
         if not pairs:
             return []
@@ -174,16 +216,27 @@ class EntityScorer:
             total, n = 0.0, 0
             for start in range(0, len(order), batch_size):
                 chunk = [pairs[i] for i in order[start : start + batch_size]]
-                logits = self._logits([c[0] for c in chunk], [c[1] for c in chunk])
-                labels = torch.tensor([c[2] for c in chunk], device=logits.device)
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
+                k = len(chunk)
+                logits = self._logits([c[0] for c in chunk] * 2, [c[1] for c in chunk] + [c[2] for c in chunk])
+                pos, neg = logits[:k], logits[k:]
+                labels = torch.cat([torch.ones_like(pos), torch.zeros_like(neg)])
+                loss = (F.relu(margin - (pos - neg)).mean()
+                        + F.binary_cross_entropy_with_logits(logits, labels))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total, n = total + loss.item() * len(chunk), n + len(chunk)
+                total, n = total + loss.item() * k, n + k
             history.append(total / max(n, 1))
         self.model.eval()
         return history
+
+    def pair_accuracy(self, pairs: Sequence[tuple[str, str, str]], *, batch_size: int = 128) -> float:
+        """Share of ``(history, positive, negative)`` pairs whose positive scores higher."""
+        if not pairs:
+            return float("nan")
+        pos = self.score([p[0] for p in pairs], [p[1] for p in pairs], batch_size=batch_size)
+        neg = self.score([p[0] for p in pairs], [p[2] for p in pairs], batch_size=batch_size)
+        return sum(a > b for a, b in zip(pos, neg)) / len(pairs)
 
     def score(self, histories: Sequence[str], triplets: Sequence[str], *, batch_size: int = 128) -> list[float]:
         import torch
@@ -217,12 +270,13 @@ class EntityScorer:
     # -- persistence -------------------------------------------------------------------
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(str(directory))
+        self.model.save_pretrained(str(directory), safe_serialization=True)
 
     def load_weights(self, directory: Path) -> None:
         from transformers import AutoModelForSequenceClassification
 
-        self.model = AutoModelForSequenceClassification.from_pretrained(str(directory)).to(self.device).eval()
+        self.model = AutoModelForSequenceClassification.from_pretrained(str(directory), use_safetensors=True)
+        self.model.to(self.device).eval()
 
 
 def data_fingerprint(samples: Sequence[tuple[Sequence[str], Sequence[Mapping[str, Any]], str]]) -> str:

@@ -24,13 +24,20 @@ position per step, and the encoder cross-attention keys/values, filled once in
 and the 4-D attention masks. Beam reselection reorders them with the cache's own
 ``reorder_cache``. Without social knowledge the decoder is exactly BART's, so its search
 gives what ``BartForConditionalGeneration.generate`` gives (tested).
+
+States for reranking: the search averages what :meth:`last_hidden` returns into
+``Candidate.hidden``. NEC's eq. 13 compares the *learned* representations of the contrastive
+loss (CoNT's, and the NEC authors' ``generate``: the projection applied to every position,
+then the mean), so when the model sets :attr:`feature_projection` (``NecModel`` does: its
+``project``) every step's state is projected before the search averages it; the mean over
+``[BOS] ŷ`` is then exactly ``NecModel.features`` of the response's decoder states.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -82,6 +89,10 @@ def _fill_cross(cache, layer_idx: int, attn: nn.Module, states: Tensor) -> None:
 
 class KnowledgeBartDecoder(Decoder):
     Options = KnowledgeBartDecoderOptions
+
+    #: per-position projection of the last-layer states ([N, D] or [N, T, D] -> same shape),
+    #: set by the model that owns it (``NecModel.project``); ``None``: the raw states
+    feature_projection: Optional[Callable[[Tensor], Tensor]] = None
 
     def __init__(self, options: KnowledgeBartDecoderOptions, *, bart: nn.Module, bos_id: int, eos_id: int,
                  pad_id: int, banned_ids: tuple[int, ...] = ()) -> None:
@@ -229,5 +240,31 @@ class KnowledgeBartDecoder(Decoder):
         state.hidden = None
         return state
 
+    def _project(self, hidden: Tensor) -> Tensor:
+        return hidden if self.feature_projection is None else self.feature_projection(hidden)
+
     def last_hidden(self, state) -> Optional[Tensor]:
-        return state.hidden if self.options.kv_cache else None
+        """The last step's states, projected (see the module doc), for ``Candidate.hidden``."""
+        if not self.options.kv_cache or state.hidden is None:
+            return None
+        return self._project(state.hidden)
+
+    @torch.no_grad()
+    def attach_hidden(self, candidates, memory: EncoderOutput) -> None:
+        """``Candidate.hidden`` by a teacher-forced pass (``kv_cache: false``): the mean of the
+        projected last-layer states over ``[BOS] ŷ``, as :meth:`last_hidden` gives in the search."""
+        flat = [(i, c) for i, cands in enumerate(candidates) for c in cands]
+        if not flat:
+            return
+        device = memory.hidden.device
+        longest = max(len(c.token_ids) for _, c in flat) + 1
+        ids = torch.full((len(flat), longest), self.pad_id, dtype=torch.long, device=device)
+        for row, (_, c) in enumerate(flat):
+            ids[row, : len(c.token_ids) + 1] = torch.tensor([self.bos_id, *c.token_ids], device=device)
+        lengths = torch.tensor([len(c.token_ids) + 1 for _, c in flat], device=device)
+        rows = torch.tensor([i for i, _ in flat], device=device)
+        projected = self._project(self.hidden_states(ids, memory.index_select(rows))).float()
+        mask = (torch.arange(longest, device=device)[None, :] < lengths[:, None]).unsqueeze(-1)
+        pooled = (projected * mask).sum(1) / mask.sum(1).clamp(min=1)
+        for row, (_, c) in enumerate(flat):
+            c.hidden = pooled[row]

@@ -52,10 +52,19 @@ class NecModel(EdgModel):
         d_model = bart.config.d_model
         self.contrastive_head = nn.Linear(d_model, d_model)
         nn.init.xavier_uniform_(self.contrastive_head.weight)
+        # the search averages projected step states, so reranking (eq. 13) compares the
+        # same representations as the loss (eq. 11-12)
+        if hasattr(decoder, "feature_projection"):
+            decoder.feature_projection = self.project
+
+    def project(self, hidden: Tensor) -> Tensor:
+        """CoNT's per-position projection ``ReLU(W h + b)`` ([..., D] -> [..., D])."""
+        return torch.relu(self.contrastive_head(hidden.to(self.contrastive_head.weight.dtype)))
 
     def features(self, hidden: Tensor, mask: Tensor) -> Tensor:
-        """The contrastive representation of each sequence: [N, T, D] states, [N, T] mask -> [N, D]."""
-        projected = torch.relu(self.contrastive_head(hidden.to(self.contrastive_head.weight.dtype)))
+        """The contrastive representation of each sequence: [N, T, D] states, [N, T] mask -> [N, D]
+        (the mean of :meth:`project` over the unmasked positions)."""
+        projected = self.project(hidden)
         m = mask.unsqueeze(-1).to(projected.dtype)
         return (projected * m).sum(1) / m.sum(1).clamp(min=1)
 

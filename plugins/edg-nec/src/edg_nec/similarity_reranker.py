@@ -5,9 +5,12 @@ Among the beam-search results ``ŷ`` of an input, pick::
     y* = argmax  alpha * S_sim + (1 - alpha) * S_lm,    alpha = 0.7
     S_sim = cos(z_x, z_ŷ)
 
-with ``z_x`` the mean of the encoder states over the input and ``z_ŷ`` the mean of the
-decoder's last-layer states over ``[BOS] ŷ`` (``Candidate.hidden``: the core's search averages
-the states of the ``nec.bart`` decoder's incremental steps, so reranking adds no decoder pass).
+with the representations the contrastive loss learns (CoNT's "learned similarity", and the
+NEC authors' ``generate``): ``z_x = model.features(encoder states, input mask)`` and
+``z_ŷ`` the mean over ``[BOS] ŷ`` of the **projected** decoder states
+(``Candidate.hidden``: the ``nec.bart`` decoder projects every incremental step's state with
+``NecModel.project`` and the core's search averages them, so reranking adds no decoder pass
+and ``z_ŷ`` equals ``model.features`` of the response's states).
 
 ``S_lm`` (option ``lm_score``): eq. 14 literally is the product of the token probabilities,
 ``prod_t P(ŷ_t | ...)`` (``product``), which for a 15-token response is ~1e-10 and leaves the
@@ -53,8 +56,11 @@ class SimilarityReranker(Reranker):
         flat = [(i, c) for i, cands in enumerate(candidates) for c in cands]
         if not flat:
             return candidates
-        m = memory.mask.unsqueeze(-1).float()
-        z_x = (memory.hidden.float() * m).sum(1) / m.sum(1).clamp(min=1)  # [B, D]
+        features = getattr(model, "features", None)
+        if features is None:
+            raise TypeError(f"reranker 'nec.similarity' needs a model with the contrastive projection "
+                            f"(features(hidden, mask)), e.g. the nec system's; got {type(model).__name__}")
+        z_x = features(memory.hidden, memory.mask).float()  # [B, D]
         hidden = torch.stack([c.hidden.float().to(z_x.device) for _, c in flat])
         rows = torch.tensor([i for i, _ in flat], device=z_x.device)
         s_sim = F.cosine_similarity(z_x.index_select(0, rows), hidden, dim=-1).tolist()

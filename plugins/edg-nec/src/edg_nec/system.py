@@ -4,19 +4,21 @@ How a run flows (see docs/plugins/nec.md for the paper-to-code map):
 
 1. **knowledge** — the core annotates every split with the ``comet`` plugin's registered
    sources: ``comet.entity`` (K_all, §3.2 eq. 2) and ``comet.social`` (§3.3 eq. 5).
-2. **prepare** — on the *training split only* the entity relevance scorer is trained
-   (:mod:`edg_nec.entity_scorer`); then every split gets ``nec_entity`` (the top-m
-   triplets, K_E), ``nec_social`` (one inference per relation by sentence similarity, K_S,
+2. **fit stage** — the core fits the entity relevance scorer on the *training split*
+   (:mod:`edg_nec.entity_knowledge_selector`, a fitted component: cached, recorded in
+   ``fitted.json``, resumable); training samples get their K_E **out of fold**.
+3. **prepare** — every split gets ``nec_entity`` (the top-m triplets, K_E), ``nec_social``
+   (one inference per relation by sentence similarity, K_S,
    :mod:`edg_nec.social_selection`) and ``nec_diff_emotion`` (responses of other emotions
    from the training split, the D negatives). The most frequent training sentences
-   (original casing) are the H negatives. Selections are cached in the knowledge cache, the trained scorer under
-   ``$EDG_CACHE/nec/``, so ``edg evaluate``/``generate`` redo nothing.
-3. **model** — BART (``facebook/bart-base``) whose encoder reads ``U [SEP] P_r L(K_E)``
+   (original casing) are the H negatives. Selections are cached in the knowledge cache, so
+   ``edg evaluate``/``generate`` redo nothing.
+4. **model** — BART (``facebook/bart-base``) whose encoder reads ``U [SEP] P_r L(K_E)``
    and whose decoder (``nec.bart``) adds a knowledge cross-attention over K_S per layer.
-4. **training** — ``L = L_NLL + L_CL`` (``nll`` + ``nec.contrastive``); the contrastive
-   term starts at ``start_step`` (the NLL-only stage before it); early stopping and the
-   best checkpoint use the **validation** split.
-5. **decoding** — beam search (30 steps) reranked by ``nec.similarity`` (α = 0.7).
+5. **training** — ``L = L_NLL + L_CL`` (``nll`` + ``nec.contrastive``); the contrastive
+   term starts when the validation NLL plateaus (the NLL-only stage before it); early
+   stopping and the best checkpoint use the **validation** split.
+6. **decoding** — beam search (30 steps) reranked by ``nec.similarity`` (α = 0.7).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any, Literal, Optional
 from pydantic import Field
 
 from edg.config import StrictModel, deep_merge, validate
+from edg.errors import ConfigError
 from edg.interfaces.system import System
 from edg_nec.knowledge_input import P_R, TRIPLET_SEPARATOR, encoder_input_ids, history_text, linearise_triplet, social_input_ids
 
@@ -39,6 +42,7 @@ log = logging.getLogger("edg.nec")
 SOCIAL_RELATIONS = ["xIntent", "xNeed", "xWant", "xEffect", "xReact"]
 ENTITY_SOURCE, SOCIAL_SOURCE = "comet.entity", "comet.social"
 CONTRASTIVE = "nec.contrastive"
+ENTITY_SELECTOR = "nec.entity_scorer"
 
 
 class EntityKnowledgeOptions(StrictModel):
@@ -62,9 +66,15 @@ class EntityKnowledgeOptions(StrictModel):
     scorer_lr: float = 2e-5
     scorer_batch_size: int = 32
     scorer_max_length: int = 128
-    negatives_per_positive: int = 3
+    labelling: Literal["context_link", "tail_or_entity", "tail"] = "context_link"
+    """Which triplets are positive (see ``edg_nec.entity_scorer``): ``context_link`` as the
+    NEC authors' code; the others are edg's earlier rules."""
+    pairs_per_sample: int = 2
+    """(positive, negative) training pairs drawn per sample (the authors' code: 2)."""
     max_train_pairs: Optional[int] = 200000
-    positive_rule: Literal["tail_or_entity", "tail"] = "tail_or_entity"
+    folds: int = Field(5, ge=1)
+    """Training-split knowledge is selected out of fold: by scorers trained on the other
+    folds (by conversation); 1 = by the scorer trained on all of it (in-sample)."""
     device: str = "auto"
 
 
@@ -121,6 +131,7 @@ TINY: dict[str, Any] = {
                         "max_length": 6, "batch_size": 128, "device": "cpu"},
         SOCIAL_SOURCE: {"num_beams": 2, "num_return": 2, "max_length": 6, "batch_size": 128, "device": "cpu"},
     },
+    # stage 2 at the validation plateau, at the latest at step 2, so a 6-step run sees both stages
     "losses": [{"name": "nll", "weight": 1.0},
                {"name": CONTRASTIVE, "weight": 1.0,
                 "options": {"start_step": 2, "self_gen_beam_size": 2, "self_gen_max_length": 8}}],
@@ -163,11 +174,21 @@ class NecSystem(System):
         super().__init__(config, options, plugins)
         self.high_frequency: list[str] = []
         self._train_pool: Optional[tuple[list[str], list[str]]] = None
-        self._train_fingerprint: Optional[str] = None
-        self._scorer_train_data: list[tuple[Any, Any, str]] = []
-        self._scorer = None
         self._selector = None
         self._decoder_start: Optional[int] = None
+        self._check_stage_switch()
+
+    def _check_stage_switch(self) -> None:
+        """Early stopping must not end stage 1 (its plateau starts stage 2). Until the core's
+        loop calls ``LossTerm.on_validation``/``holds_early_stopping`` (see
+        ``edg_nec.contrastive_loss``), only a patience longer than the plateau's guarantees it
+        for the validation NLL; the loop counts its patience on the total validation loss."""
+        cl = self.contrastive_options()
+        patience = self.config.train.patience
+        if cl is not None and cl.stage_switch == "plateau" and patience is not None and patience <= cl.plateau_patience:
+            raise ConfigError(f"train.patience={patience} must be larger than the nec.contrastive option "
+                              f"plateau_patience={cl.plateau_patience}: early stopping would end the NLL stage "
+                              f"at the plateau that is meant to start the contrastive stage")
 
     # -- configuration ---------------------------------------------------------------------
     @classmethod
@@ -176,8 +197,9 @@ class NecSystem(System):
             "tokenizer": {"kind": "pretrained", "name_or_path": "facebook/bart-base", "max_context_tokens": 256,
                           "max_target_tokens": 64},
             "knowledge": {ENTITY_SOURCE: {}, SOCIAL_SOURCE: {}},
+            # §4.2: NLL until the validation loss plateaus, then NLL + L_CL
             "losses": [{"name": "nll", "weight": 1.0},
-                       {"name": CONTRASTIVE, "weight": 1.0, "options": {"start_step": 5000}}],
+                       {"name": CONTRASTIVE, "weight": 1.0, "options": {"stage_switch": "plateau"}}],
             "train": {"optimizer": "adamw", "lr": 1e-5, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.01,
                       "schedule": "constant", "warmup_steps": 0, "batch_size": 8, "eval_batch_size": 16,
                       "epochs": 10, "eval_every": 1000, "patience": 5},
@@ -244,18 +266,10 @@ class NecSystem(System):
             from edg_nec.frequent_sentences import frequent_sentences
 
             self.high_frequency = frequent_sentences(train["target"], cl.high_frequency + H_POOL_SLACK)
-        if self.options.entity.enabled:
-            field = self.options.entity.source_field
-            triplets = train[field] if field in train.column_names else [[] for _ in range(len(train))]
-            self._scorer_train_data = list(zip(train["context"], triplets, train["target"]))
-            from edg_nec.entity_scorer import data_fingerprint
-
-            self._train_fingerprint = data_fingerprint(self._scorer_train_data)
         out = {}
         for name, ds in splits.items():
             rows = [ds[i] for i in range(len(ds))]
-            m = self.options.entity.top_m_train if name == "train" else self.options.entity.top_m
-            columns = self._annotate(rows, m=m, seed=seed)
+            columns = self._annotate(rows, seed=seed, training_split=name == "train")
             for column, values in columns.items():
                 if column in ds.column_names:
                     ds = ds.remove_columns(column)
@@ -264,10 +278,10 @@ class NecSystem(System):
         self._release()
         return out
 
-    def _annotate(self, rows: list[dict[str, Any]], *, m: int, seed: int) -> dict[str, list[Any]]:
+    def _annotate(self, rows: list[dict[str, Any]], *, seed: int, training_split: bool = False) -> dict[str, list[Any]]:
         cols: dict[str, list[Any]] = {}
         if self.options.entity.enabled:
-            cols["nec_entity"] = self._select_entities(rows, m)
+            cols["nec_entity"] = self._select_entities(rows, training_split)
         if self.options.social.enabled:
             cols["nec_social"] = self._select_social(rows)
         cl = self.contrastive_options()
@@ -295,64 +309,44 @@ class NecSystem(System):
         return out
 
     # entity knowledge (K_E) ------------------------------------------------------------------
-    def _scorer_fingerprint(self) -> dict[str, Any]:
-        e = self.options.entity
-        fp = {"nec.entity_scorer": 1, "scorer": e.scorer if e.scorer_config is None else None,
-              "scorer_config": e.scorer_config, "epochs": e.scorer_epochs, "lr": e.scorer_lr,
-              "batch_size": e.scorer_batch_size, "max_length": e.scorer_max_length,
-              "negatives_per_positive": e.negatives_per_positive, "max_train_pairs": e.max_train_pairs,
-              "positive_rule": e.positive_rule, "seed": self.config.train.seed, "train": self._train_fingerprint}
-        if e.scorer_config is not None:
-            fp["tokenizer"] = _hash(sorted(self.tokenizer.get_vocab().items()))
-        return fp
+    def fitted_components(self, splits: dict[str, Any], stage: str) -> list[Any]:
+        """The entity scorer, fitted on the training split (with its K_all) before prepare."""
+        if stage != "before_prepare" or not self.options.entity.enabled:
+            return []
+        from edg.interfaces.fitted import FitSpec
+        from edg_nec.entity_knowledge_selector import EntityKnowledgeSelector
 
-    def _get_scorer(self):
-        if self._scorer is not None:
-            return self._scorer
-        from edg_nec.entity_scorer import EntityScorer, build_pairs
-        from edg_nec.tiny_comet import cache_root
+        selector = EntityKnowledgeSelector(self.options.entity, tokenizer=self.tokenizer, seed=self.config.train.seed)
+        return [FitSpec(ENTITY_SELECTOR, selector, {"train": splits["train"]})]
 
-        e = self.options.entity
-        kw = {"max_length": e.scorer_max_length, "device": e.device}
-        directory = cache_root() / f"scorer-{_hash(self._scorer_fingerprint())}"
-        if e.scorer_config is not None:
-            scorer = EntityScorer.from_config(e.scorer_config, self.tokenizer, seed=self.config.train.seed, **kw)
-        else:
-            scorer = EntityScorer.pretrained(e.scorer, **kw)
-        if (directory / "config.json").is_file():
-            scorer.load_weights(directory)
-        else:
-            if self._train_pool is None:
-                raise RuntimeError("the entity scorer is trained in prepare(); call prepare() first")
-            pairs = build_pairs(self._scorer_train_data,
-                                negatives_per_positive=e.negatives_per_positive, max_pairs=e.max_train_pairs,
-                                rule=e.positive_rule, seed=self.config.train.seed)
-            losses = scorer.train(pairs, epochs=e.scorer_epochs, lr=e.scorer_lr, batch_size=e.scorer_batch_size,
-                                  seed=self.config.train.seed)
-            log.info("nec: entity scorer trained on %d pairs (%d positive); loss per epoch %s", len(pairs),
-                     sum(p[2] > 0 for p in pairs), losses)
-            scorer.save(directory)
-        self._scorer = scorer
-        return scorer
+    def _entity_selector(self):
+        selector = self.fitted.get(ENTITY_SELECTOR)
+        if selector is None:
+            raise RuntimeError(f"the fitted component '{ENTITY_SELECTOR}' is missing: the core's fit stage "
+                               f"(System.fitted_components) runs before prepare()")
+        return selector
 
-    def _select_entities(self, rows: list[dict[str, Any]], m: int) -> list[list[dict[str, str]]]:
-        from edg.knowledge import KnowledgeCache, cache_key
+    def _select_entities(self, rows: list[dict[str, Any]], training_split: bool) -> list[list[dict[str, str]]]:
+        """K_E of every row: training rows out of fold (the fitted selections), other rows by
+        the scorer fitted on the whole training split (cached in the knowledge cache)."""
+        from edg.knowledge_cache import KnowledgeCache, cache_key
 
         e = self.options.entity
+        selector = self._entity_selector()
         k_all = [[{"entity": t["entity"], "relation": t["relation"], "tail": t["tail"]}
                   for t in (r.get(e.source_field) or [])] for r in rows]
-        fp = self._scorer_fingerprint()
+        if training_split:
+            picks = [selector.training_selection(r["id"])[: e.top_m_train] for r in rows]
+            return [[k[j] for j in p] for k, p in zip(k_all, picks)]
+        fp = {"nec.entity_selection": 2, "scorer": selector.fingerprint(), "train": selector.data_digest}
         requests = [{"history": history_text(r["context"]), "triplets": [linearise_triplet(t) for t in k],
-                     "m": m} for r, k in zip(rows, k_all)]
-        answers: list[Optional[list[int]]] = []
+                     "m": e.top_m} for r, k in zip(rows, k_all)]
         with KnowledgeCache() as cache:
             found = cache.get_many(cache_key(fp, q) for q in requests)
             answers = [found.get(cache_key(fp, q)) for q in requests]
             missing = [i for i, a in enumerate(answers) if a is None and k_all[i]]
             if missing:
-                scorer = self._get_scorer()
-                picked = scorer.select([(rows[i]["context"], k_all[i]) for i in missing], m,
-                                       batch_size=max(e.scorer_batch_size, 128))
+                picked = selector.select([(rows[i]["context"], k_all[i]) for i in missing], e.top_m)
                 cache.put_many(fp, [requests[i] for i in missing], picked)
                 for i, p in zip(missing, picked):
                     answers[i] = p
@@ -360,7 +354,7 @@ class NecSystem(System):
 
     # social knowledge (K_S) ------------------------------------------------------------------
     def _select_social(self, rows: list[dict[str, Any]]) -> list[dict[str, str]]:
-        from edg.knowledge import KnowledgeCache, cache_key
+        from edg.knowledge_cache import KnowledgeCache, cache_key
 
         s = self.options.social
         cands = [{rel: list((r.get(s.source_field) or {}).get(rel) or []) for rel in s.relations} for r in rows]
@@ -387,8 +381,7 @@ class NecSystem(System):
         return self._selector
 
     def _release(self) -> None:
-        """Free the scorer and the sentence encoder after prepare (reloaded on demand)."""
-        self._scorer = None
+        """Free the sentence encoder after prepare (reloaded on demand)."""
         self._selector = None
 
     # -- batches ---------------------------------------------------------------------------
@@ -396,7 +389,7 @@ class NecSystem(System):
         """Samples that did not go through :meth:`prepare` (``edg generate``/``chat``)."""
         if all("nec_diff_emotion" in s for s in samples):
             return samples
-        cols = self._annotate(samples, m=self.options.entity.top_m, seed=self.config.train.seed)
+        cols = self._annotate(samples, seed=self.config.train.seed)
         return [{**s, **{k: v[i] for k, v in cols.items()}} for i, s in enumerate(samples)]
 
     @property
@@ -458,7 +451,7 @@ class NecSystem(System):
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         import torch
 
-        from edg.batching import pad
+        from edg.baseline.collate import pad
         from edg_nec.contrastive_loss import TYPE_DIFF_EMOTION, TYPE_HIGH_FREQUENCY
 
         if samples and "decoder_input_ids" not in samples[0]:  # raw samples (generate, chat)

@@ -127,7 +127,7 @@ def test_ctsm_learns_emotions_and_responses(samples):
     result = train_briefly(samples)
     print(result)
     start, end, majority = result["start"], result["end"], result["majority"]
-    assert result["losses"] == ["ctsm.emotion", "ctsm.guidance", "nll", "ctsm.cross_contrastive", "ctsm.diversity"]
+    assert result["losses"] == ["ctsm.emotion", "ctsm.guidance", "nll", "ctsm.cross_contrastive", "cem.diversity"]
     # emotion: clearly above always answering the most frequent emotion of the held-out set
     assert end["acc"] >= max(1.5 * majority, majority + 0.1), result
     # the validation loss (eq. 25 on held-out samples) and its NLL fall clearly

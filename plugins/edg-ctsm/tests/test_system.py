@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-EQ25 = ["ctsm.emotion", "ctsm.guidance", "nll", "ctsm.cross_contrastive", "ctsm.diversity"]
+EQ25 = ["ctsm.emotion", "ctsm.guidance", "nll", "ctsm.cross_contrastive", "cem.diversity"]
 
 
 def test_registered_names_and_defaults(make_system):
@@ -18,7 +18,7 @@ def test_registered_names_and_defaults(make_system):
     assert plugins.registered_by("ctsm") == {
         "decoder": ["ctsm.pointer_generator"],
         "emotion_module": ["ctsm.state"],
-        "loss_term": ["ctsm.cross_contrastive", "ctsm.diversity", "ctsm.emotion", "ctsm.guidance"],
+        "loss_term": ["ctsm.cross_contrastive", "ctsm.emotion", "ctsm.guidance"],
         "system": ["ctsm"],
     }
     system = make_system(presets=())
@@ -32,6 +32,26 @@ def test_registered_names_and_defaults(make_system):
     assert system.knowledge_sources() == {"comet.social": {}} and system.knowledge_field == "comet_social"
     assert system.predicts_emotion
     assert set(system.presets) == {"tiny", "wo-tee", "wo-see", "wo-egm", "wo-ccl", "wo-egm-ccl"}
+
+
+def test_cem_parts_come_from_edg_baselines_by_registered_name(build):
+    """CTSM is built on CEM: its knowledge refinement (one per context) and L_div are CEM's
+    registered components from edg-baselines, not copies (the refinement without CEM's own
+    emotion classifier: CTSM's guidance heads predict emotion)."""
+    from edg.errors import ConfigError
+
+    system, model = build()
+    plugins = system.plugins
+    assert {"cem.refinement"} <= set(plugins.registered_by("baselines")["emotion_module"])
+    refinement = plugins.get("emotion_module", "cem.refinement")
+    for name in ("teacher", "student"):
+        fusion = model.context_encoder.fusions[name]
+        assert type(fusion) is refinement and fusion.registered_name == "cem.refinement"
+        assert fusion.classifier is None and fusion.options.cognitive_relations == 4 and fusion.options.affective
+    (diversity,) = [term for name, _, term in system.build_losses() if name == "cem.diversity"]
+    assert type(diversity) is plugins.get("loss_term", "cem.diversity")
+    with pytest.raises(ConfigError, match="refinement_options.affective"):
+        build(overrides=["model.refinement_options={affective: false}"])
 
 
 def test_unknown_model_key_is_rejected(make_system):
@@ -163,7 +183,7 @@ def test_full_model_has_every_part(build, ed_splits):
     assert (model.intensity != 0).any()  # KEMP intensities from the real lexicon
     out, logs = _forward_and_losses(system, model, [ed_splits["train"][i] for i in range(4)])
     assert set(out.extras) == {"guidance", "ccl"}
-    assert {"ctsm.emotion", "ctsm.guidance", "nll", "ctsm.cross_contrastive", "ctsm.diversity"} <= set(logs)
+    assert {"ctsm.emotion", "ctsm.guidance", "nll", "ctsm.cross_contrastive", "cem.diversity"} <= set(logs)
     assert out.emotion.logits.shape == (4, 32)
     # predictions come from the student
     model.eval()

@@ -1,9 +1,11 @@
 """edg-ctsm's hook implementations.
 
 Targets are lazy ``"module:Class"`` strings: importing this module (``edg plugins``) does
-not import torch. CTSM uses the ``comet`` plugin's knowledge sources (``comet.social``) and
-the ``vad`` plugin's trait-emotion module (``vad.trait``) by registered name only; edg-ctsm
-depends on the edg-comet and edg-vad packages, so the core loads those plugins with it.
+not import torch. CTSM uses the ``comet`` plugin's knowledge sources (``comet.social``), the
+``vad`` plugin's trait-emotion module (``vad.trait``) and CEM's parts from the ``baselines``
+plugin (the knowledge refinement ``cem.refinement`` and the diversity loss ``cem.diversity``)
+by registered name only; edg-ctsm depends on the edg-comet, edg-vad and edg-baselines
+packages, so the core loads those plugins with it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ def register_loss_terms(register: Register) -> None:
     register("ctsm.emotion", "edg_ctsm.emotion_loss:EmotionLoss")
     register("ctsm.guidance", "edg_ctsm.guidance_loss:GuidanceLoss")
     register("ctsm.cross_contrastive", "edg_ctsm.cross_contrastive_loss:CrossContrastiveLoss")
-    register("ctsm.diversity", "edg_ctsm.diversity_loss:DiversityLoss")
 
 
 @hookimpl

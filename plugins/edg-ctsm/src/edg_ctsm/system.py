@@ -4,7 +4,8 @@ Model (Wang et al., LREC-COLING 2024).
 Components by registered name: knowledge source ``comet.social`` (edg-comet), trait module
 ``vad.trait`` (edg-vad), state module ``ctsm.state``, decoder ``ctsm.pointer_generator``,
 loss terms ``ctsm.emotion`` + ``ctsm.guidance`` (L_e, eq. 19), ``nll`` (L_g, eq. 21),
-``ctsm.cross_contrastive`` (L_ccl, eq. 24) and ``ctsm.diversity`` (L_div, CEM).
+``ctsm.cross_contrastive`` (L_ccl, eq. 24), and CEM's parts from edg-baselines: the knowledge
+refinement ``cem.refinement`` and the diversity loss ``cem.diversity`` (L_div).
 See ``docs/plugins/ctsm.md`` for the equation-to-code map.
 """
 
@@ -20,8 +21,6 @@ from edg.tokenization import BOS, CLS, EOS
 
 COGNITIVE_RELATIONS = ["xIntent", "xNeed", "xWant", "xEffect"]
 AFFECTIVE_RELATION = "xReact"
-#: CEM drops these words from the COMET tails
-KNOWLEDGE_STOPWORDS = ("to", "none")
 #: peak learning rate of CEM's NoamOpt(d_model=300, factor=1, warmup=8000)
 NOAM_PEAK_LR = round((300 * 8000) ** -0.5, 8)
 
@@ -45,6 +44,9 @@ class CtsmOptions(StrictModel):
     cognitive_relations: list[str] = list(COGNITIVE_RELATIONS)
     affective_relation: str = AFFECTIVE_RELATION
     max_knowledge_tokens: int = 40
+    refinement_module: str = "cem.refinement"
+    """CEM's knowledge refinement (edg-baselines), one per context (teacher, student)."""
+    refinement_options: dict[str, Any] = {}
     # emotion encoding (§3.4)
     d_cs: int = 10
     """Width of the compressed semantics ``H̃_C`` (§4.2: 10), for both emotion modules."""
@@ -81,7 +83,7 @@ EQ25_LOSSES = [
     {"name": "ctsm.guidance", "weight": 1.0},  # γ1 · L_stu (eq. 18); L_e = L_tchr + L_stu (eq. 19)
     {"name": "nll", "weight": 1.0},  # γ2 · L_g (eq. 21)
     {"name": "ctsm.cross_contrastive", "weight": 1.0, "options": {"temperature": 0.07}},  # γ3 · L_ccl
-    {"name": "ctsm.diversity", "weight": 1.5},  # γ4 · L_div (CEM)
+    {"name": "cem.diversity", "weight": 1.5},  # γ4 · L_div (CEM's, from edg-baselines)
 ]
 
 
@@ -145,6 +147,10 @@ class CtsmSystem(System):
             raise ConfigError("loss 'ctsm.cross_contrastive' needs model.use_ccl: true (use the preset wo-ccl)")
         if o.use_ccl and not (o.use_trait or o.use_state) and "ctsm.cross_contrastive" in names:
             raise ConfigError("the cross-contrastive pairs need H_ts: enable model.use_trait or model.use_state")
+        fixed = {"affective", "cognitive_relations"} & set(o.refinement_options)
+        if fixed:
+            raise ConfigError(f"model.refinement_options.{sorted(fixed)[0]} is set by CTSM (from "
+                              f"model.cognitive_relations; the affective branch is always on)")
 
     # -- data --------------------------------------------------------------------------
     def knowledge_sources(self) -> dict[str, dict[str, Any]]:
@@ -191,7 +197,7 @@ class CtsmSystem(System):
                 if t != eos:
                     counts[t] += 1
         self.train_frequencies = counts
-        self.statistics["target_token_frequencies"] = counts  # ctsm.diversity (frequencies: train)
+        self.statistics["target_token_frequencies"] = counts  # cem.diversity (frequencies: train)
         emotions = [0] * 32
         for e in train["emotion_id"]:
             emotions[e] += 1
@@ -230,36 +236,21 @@ class CtsmSystem(System):
 
     def knowledge_sequences(self, samples: list[dict[str, Any]]) -> list[list[list[int]]]:
         """Per sample, the token ids of each relation's tails (cognitive relations first, the
-        affective one last). As CEM: the tails of a relation are concatenated, the words
-        "to" and "none" and out-of-vocabulary words dropped, cognitive sequences start with
-        [CLS]; the affective one is its words only (or [CLS] alone when it has none)."""
-        tok = self.tokenizer
-        relations = self.relations
+        affective one last), in CEM's format, which the registered refinement module defines
+        (``cem.refinement``: tails concatenated, "to", "none" and out-of-vocabulary words
+        dropped, cognitive sequences start with [CLS], the affective one is its words only or
+        [CLS] alone when it has none)."""
         field = self.knowledge_field
-        cls_id, unk_id = tok.convert_tokens_to_ids(CLS), tok.unk_token_id
-        drop = {i for i in tok.convert_tokens_to_ids(list(KNOWLEDGE_STOPWORDS)) if i != unk_id} | {unk_id}
-        texts: list[str] = []
-        spans: list[tuple[int, int]] = []
+        knowledge = []
         for sample in samples:
-            knowledge = {} if field is None else sample.get(field)
-            if knowledge is None:
+            value = {} if field is None else sample.get(field)
+            if value is None:
                 raise ConfigError(f"sample {sample.get('id')} has no knowledge column '{field}' "
                                   f"(set model.knowledge_field or model.knowledge_source)")
-            for rel in relations:
-                tails = list(knowledge.get(rel) or []) if isinstance(knowledge, dict) else []
-                spans.append((len(texts), len(texts) + len(tails)))
-                texts.extend(tails)
-        encoded = tok(texts, add_special_tokens=False)["input_ids"] if texts else []
-        limit = self.options.max_knowledge_tokens
-        out: list[list[list[int]]] = []
-        for k, (start, end) in enumerate(spans):
-            if k % len(relations) == 0:
-                out.append([])
-            words = [t for ids in encoded[start:end] for t in ids if t not in drop]
-            cognitive = k % len(relations) < len(relations) - 1
-            seq = [cls_id, *words] if cognitive or not words else words
-            out[-1].append(seq[:limit])
-        return out
+            knowledge.append(value)
+        refinement = self.plugins.get("emotion_module", self.options.refinement_module)
+        return refinement.knowledge_sequences(self.tokenizer, knowledge, self.relations, affective_last=True,
+                                              max_tokens=self.options.max_knowledge_tokens)
 
     # -- model -------------------------------------------------------------------------
     def build_embedding(self):
@@ -301,8 +292,16 @@ class CtsmSystem(System):
         embedding = self.build_embedding()
         kw = dict(layers=o.layers, heads=o.heads, ffn_dim=o.ffn_dim, dropout=o.dropout, max_len=o.max_positions)
         contexts = ("teacher", "student") if o.use_guidance else ("student",)
+        refinement_options = {"layers": o.layers, "heads": o.heads, "ffn_dim": o.ffn_dim, "dropout": o.dropout,
+                              "max_positions": o.max_positions, **o.refinement_options,
+                              "affective": True, "cognitive_relations": len(o.cognitive_relations)}
+
+        def make_refinement():  # CEM's refinement without CEM's classifier: CTSM's heads predict emotion
+            return self.component("emotion_module", o.refinement_module, refinement_options,
+                                  key="model.refinement_options", d_model=o.d_model, num_emotions=0)
+
         context_encoder = InferenceEnrichedContextEncoder(embedding, o.d_model, num_cognitive=len(o.cognitive_relations),
-                                                          contexts=contexts, **kw)
+                                                          contexts=contexts, make_refinement=make_refinement, **kw)
         decoder_options = {"layers": o.layers, "heads": o.heads, "ffn_dim": o.ffn_dim, "dropout": o.dropout,
                            **o.decoder_options}
         decoder = self.component("decoder", o.decoder, decoder_options, key="model.decoder_options",

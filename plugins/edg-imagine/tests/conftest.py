@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 #: small offline classifiers for the fit stage (real files, tiny encoders)
-SMALL_CLASSIFIER = {"model_name": None, "small_hidden": 32, "small_layers": 1, "small_heads": 2, "small_vocab": 3000,
+_SMALL_CLASSIFIER = {"model_name": None, "small_hidden": 32, "small_layers": 1, "small_heads": 2, "small_vocab": 3000,
                     "epochs": 1, "lr": 1e-3, "batch_size": 32, "max_tokens": 48, "max_train_examples": 400,
                     "max_eval_examples": 120, "device": "cpu"}
 
@@ -42,3 +42,15 @@ def data_overrides(ed_path, reccon_dir, epitome_dir) -> list[str]:
     """Config overrides pointing a run at the shared data (any working directory)."""
     return [f"data.path={ed_path}", f"model.cause_detector.reccon_dir={reccon_dir}",
             f"model.mechanism_classifier.epitome_dir={epitome_dir}"]
+
+
+@pytest.fixture(scope="session")
+def small_classifier() -> dict:
+    return dict(_SMALL_CLASSIFIER)
+
+
+@pytest.fixture(scope="session")
+def small_classifier_overrides() -> list[str]:
+    """The small classifiers for both fitted components, as config overrides."""
+    return [f"model.{part}.classifier.{k}={v}" for part in ("cause_detector", "mechanism_classifier")
+            for k, v in _SMALL_CLASSIFIER.items() if v is not None]

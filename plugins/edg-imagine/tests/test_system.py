@@ -6,30 +6,32 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import SMALL_CLASSIFIER
-
 ABLATIONS = ("wo-cause", "wo-cm", "wo-know", "wo-div")
 
 
-def session_for(preset: str, data_overrides, tmp_path, monkeypatch, extra=()):
+def session_for(preset: str, overrides: list[str], tmp_path, monkeypatch, extra=()):
+    """``overrides``: the data paths and the small classifiers (fixture ``settings``)."""
     from edg.pipeline import open_session
 
     monkeypatch.setenv("EDG_CACHE", str(tmp_path / "cache"))
-    small = [f"model.cause_detector.classifier.{k}={v}" for k, v in SMALL_CLASSIFIER.items() if v is not None]
-    small += [f"model.mechanism_classifier.classifier.{k}={v}" for k, v in SMALL_CLASSIFIER.items() if v is not None]
-    return open_session("imagine", preset=preset, overrides=[*data_overrides, "data.max_train=24", "data.max_valid=4",
-                                                             "data.max_test=4", *small, *extra])
+    return open_session("imagine", preset=preset, overrides=[*overrides, "data.max_train=24", "data.max_valid=4",
+                                                             "data.max_test=4", *extra])
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, data_overrides):
+def settings(data_overrides, small_classifier_overrides) -> list[str]:
+    return [*data_overrides, *small_classifier_overrides]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, settings):
     """The full tiny system after the fit stage, knowledge and encoding (real ED samples)."""
     from edg.pipeline import build_everything
 
     tmp = tmp_path_factory.mktemp("imagine")
     mp = pytest.MonkeyPatch()
     try:
-        session = session_for("tiny", data_overrides, tmp, mp)
+        session = session_for("tiny", settings, tmp, mp)
         splits, model = build_everything(session, tmp / "run", progress=False)
         yield session, splits, model
     finally:
@@ -83,19 +85,19 @@ def test_forward_gives_every_loss_its_inputs(built):
 
         term.setup(TrainingContext(statistics=session.system.statistics, tokenizer=session.system.tokenizer))
         value = term.compute(batch, out, model)
-        total += weight * float(value.value)
+        total += weight * float(value.value.detach())
     assert total > 0
     assert [(n, w) for n, w, _ in session.system.build_losses()] == [
         ("nll", 1.0), ("emotion", 1.0), ("imagine.mechanisms", 1.0), ("imagine.diversity", 1.5)]
 
 
 @pytest.mark.parametrize("preset", ABLATIONS)
-def test_each_ablation_removes_exactly_its_part(preset, data_overrides, tmp_path, monkeypatch):
+def test_each_ablation_removes_exactly_its_part(preset, settings, tmp_path, monkeypatch):
     from edg.api import TransformerSystem  # noqa: F401  (the core is importable alongside)
     from edg_imagine.system import ImagineSystem
 
-    full = session_for("tiny", data_overrides, tmp_path, monkeypatch).system
-    ablated = session_for(f"tiny-{preset}", data_overrides, tmp_path, monkeypatch).system
+    full = session_for("tiny", settings, tmp_path, monkeypatch).system
+    ablated = session_for(f"tiny-{preset}", settings, tmp_path, monkeypatch).system
     assert isinstance(ablated, ImagineSystem)
     diff = {k for k in ("use_causes", "use_mechanisms", "use_knowledge")
             if getattr(full.options, k) != getattr(ablated.options, k)}
@@ -121,7 +123,7 @@ def test_each_ablation_removes_exactly_its_part(preset, data_overrides, tmp_path
     assert all(weights[s.name] == s.weight for s in ablated.config.losses)
 
 
-def test_ablated_networks_lose_only_their_modules(built, monkeypatch, data_overrides, tmp_path):
+def test_ablated_networks_lose_only_their_modules(built):
     from edg_imagine.system import ImagineSystem
 
     session, _splits, model = built
@@ -145,10 +147,10 @@ def test_ablated_networks_lose_only_their_modules(built, monkeypatch, data_overr
     assert {n for n, _ in no_cause.named_parameters()} == {n for n, _ in model.named_parameters()}
 
 
-def test_wo_cause_reads_the_whole_context(data_overrides, tmp_path, monkeypatch):
+def test_wo_cause_reads_the_whole_context(settings, tmp_path, monkeypatch):
     from edg.pipeline import build_everything
 
-    session = session_for("tiny-wo-cause", data_overrides, tmp_path, monkeypatch,
+    session = session_for("tiny-wo-cause", settings, tmp_path, monkeypatch,
                           extra=["model.use_knowledge=false", "model.use_mechanisms=false",
                                  "losses=[{name: nll}, {name: emotion}, {name: imagine.diversity, weight: 1.5}]"])
     splits, _ = build_everything(session, tmp_path / "run", progress=False)
@@ -157,10 +159,10 @@ def test_wo_cause_reads_the_whole_context(data_overrides, tmp_path, monkeypatch)
         assert sample["cause_ids"] == sample["context_ids"]
 
 
-def test_bad_configurations_are_one_line_errors(data_overrides, tmp_path, monkeypatch):
+def test_bad_configurations_are_one_line_errors(settings, tmp_path, monkeypatch):
     from edg.errors import ConfigError
 
     with pytest.raises(ConfigError, match="imagine.mechanisms' needs model.use_mechanisms"):
-        session_for("tiny", data_overrides, tmp_path, monkeypatch, extra=["model.use_mechanisms=false"])
+        session_for("tiny", settings, tmp_path, monkeypatch, extra=["model.use_mechanisms=false"])
     with pytest.raises(Exception, match="model.cause_detector.*threshhold"):
-        session_for("tiny", data_overrides, tmp_path, monkeypatch, extra=["model.cause_detector.threshhold=0.3"])
+        session_for("tiny", settings, tmp_path, monkeypatch, extra=["model.cause_detector.threshhold=0.3"])

@@ -142,7 +142,8 @@ def tiny(word_tokenizer, nec, tmp_path_factory):
 
 
 def _term(system, **options):
-    term = ContrastiveLoss(ContrastiveOptions(**options))
+    # the contrastive stage from step 0 unless a test says otherwise (test_stage_switch.py: the stages)
+    term = ContrastiveLoss(ContrastiveOptions(**{"stage_switch": "step", "start_step": 0, **options}))
     term.registered_name = "nec.contrastive"
     return term
 

@@ -283,9 +283,9 @@ class ContrastiveLoss(LossTerm):
 
     def _note_validation_batch(self, outputs: ModelOutput, batch: dict[str, Any]) -> None:
         labels = batch["labels"]
-        logits = outputs.decoder.logits
-        self._pending_nll += float(F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1),
-                                                   ignore_index=-100, reduction="sum"))
+        logp = outputs.decoder.log_probs().float()  # as the core's token_nll
+        self._pending_nll += float(F.nll_loss(logp.reshape(-1, logp.size(-1)), labels.reshape(-1),
+                                              ignore_index=-100, reduction="sum"))
         self._pending_tokens += int(labels.ne(-100).sum())
 
     def _finish_pending_validation(self) -> None:

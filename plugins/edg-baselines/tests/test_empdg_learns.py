@@ -9,10 +9,15 @@ import json
 import math
 from pathlib import Path
 
+from edg_baselines.empdg_system import LOSSES
+
 STEPS = 300
 SAMPLE_LEXICON = Path(__file__).parent / "data" / "emolex_sample.txt"
-ADVERSARIAL = ("losses=[{name: nll, options: {label_smoothing: 0.1}}, {name: emotion}, "
-               "{name: empdg.adversarial, options: {generator_steps: 150, critic_steps: 50, critic_every: 5}}]")
+# the default losses and weights, with the three stages scaled to the short run: 150 generator,
+# 50 critic and 100 joint steps (the critic on one joint step in 5, as by default)
+ADVERSARIAL = "losses=" + json.dumps([
+    {**spec, "options": {"generator_steps": 150, "critic_steps": 50, "critic_every": 5}}
+    if spec["name"] == "empdg.adversarial" else spec for spec in LOSSES])
 SMALL = ["model.d_model=64", "model.heads=2", "model.ffn_dim=128", "model.discriminator_hidden=64",
          f"model.lexicon_path={SAMPLE_LEXICON}", ADVERSARIAL,
          "tokenizer.vocab_size=4000", "tokenizer.max_context_tokens=96", "tokenizer.max_target_tokens=24",

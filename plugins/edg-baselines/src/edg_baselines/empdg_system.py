@@ -36,9 +36,13 @@ NOAM_PEAK_LR = round((300 * 8000) ** -0.5, 8)
 #: the sample column holding the user feedback (added by ``prepare``)
 FEEDBACK_COLUMN = "feedback"
 ADVERSARIAL_LOSS = "empdg.adversarial"
+#: the adversarial term's weight is edg's choice (the authors' code adds the discriminator loss as a
+#: float, i.e. with no effect on the gradient): at gp_lambda 0.1 the critics' scores grow to tens
+#: and a weight of 1 lets the term swamp the per-token NLL (docs/plugins/empdg.md)
+ADVERSARIAL_WEIGHT = 0.1
 LOSSES = [{"name": "nll", "weight": 1.0, "options": {"label_smoothing": 0.1}},
           {"name": "emotion", "weight": 1.0},
-          {"name": ADVERSARIAL_LOSS, "weight": 1.0}]
+          {"name": ADVERSARIAL_LOSS, "weight": ADVERSARIAL_WEIGHT}]
 
 
 class EmpdgOptions(StrictModel):
@@ -78,7 +82,7 @@ class EmpdgOptions(StrictModel):
 TINY: dict[str, Any] = {
     "model": {"d_model": 32, "layers": 1, "heads": 2, "ffn_dim": 64, "discriminator_hidden": 32},
     "tokenizer": {"vocab_size": 2000, "max_context_tokens": 96, "max_target_tokens": 24},
-    "losses": [*LOSSES[:2], {"name": ADVERSARIAL_LOSS, "weight": 1.0,
+    "losses": [*LOSSES[:2], {"name": ADVERSARIAL_LOSS, "weight": ADVERSARIAL_WEIGHT,
                              "options": {"generator_steps": 10, "critic_steps": 10, "critic_every": 2}}],
     "train": {"batch_size": 8, "eval_batch_size": 16, "max_steps": 40, "eval_every": 20, "log_every": 10,
               "warmup_steps": 10, "lr": 1e-3, "schedule": "constant", "progress": False},

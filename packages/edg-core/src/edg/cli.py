@@ -69,8 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("score", help="rescore a file of system outputs with edg's evaluator")
     p.add_argument("file")
+    p.add_argument("--data", metavar="PATH", help="take references and gold emotions from this dataset "
+                                                 "(as `edg run --data` reads it), joined by id: the file needs "
+                                                 "only id and hypothesis (e.g. a file written by `edg export`)")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"),
+                   help="the split of --data the outputs are of (default: test)")
     p.add_argument("--metrics", help="comma-separated metric names (default: all available)")
     p.add_argument("--bertscore-model", metavar="PATH", help="local model for bertscore")
+
+    p = sub.add_parser("export", help="copy a run's publishable files (config, summary, metrics log, outputs "
+                                      "without dataset text) into a directory, to be rescored with `edg score --data`")
+    p.add_argument("run_dir")
+    p.add_argument("out_dir", help="a new or empty directory")
 
     p = sub.add_parser("report", help="tables (Markdown, CSV, LaTeX) of runs beside published numbers")
     p.add_argument("run_dirs", nargs="+")
@@ -349,12 +359,28 @@ def cmd_config(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from edg.metrics.scoring import score_file
+    from edg.metrics.scoring import score_outputs
     from edg.reporting.report import format_metrics_table
 
+    if args.split != "test" and not args.data:
+        raise ConfigError("--split names a split of --data; give --data PATH too")
     names = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
-    metrics = score_file(args.file, names=names, bertscore_model=args.bertscore_model)
-    print(format_metrics_table(metrics))
+    scores = score_outputs(args.file, names=names, bertscore_model=args.bertscore_model,
+                           data=args.data, split=args.split)
+    print(format_metrics_table(scores.metrics))
+    print(scores.coverage(args.file, args.data, args.split))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from edg.reporting.export import export_run
+
+    done = export_run(Path(args.run_dir), Path(args.out_dir))
+    what = f"{', '.join(done.files)} ({done.samples} outputs)"
+    if done.written:
+        print(f"exported {args.run_dir} to {done.out_dir}: {what}")
+    else:
+        print(f"{done.out_dir} already holds this export ({what}); nothing written")
     return 0
 
 
@@ -374,6 +400,7 @@ COMMANDS = {
     "plugins": cmd_plugins,
     "config": cmd_config,
     "score": cmd_score,
+    "export": cmd_export,
     "report": cmd_report,
 }
 

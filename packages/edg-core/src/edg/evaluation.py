@@ -5,6 +5,7 @@ metric of :mod:`edg.metrics` computed by the one evaluator."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from edg.baseline.nll_loss import token_nll
+from edg.baseline.nll_loss import token_nll_per_row
 from edg.data import EMOTIONS
 from edg.metrics.accuracy import accuracy
 from edg.data.encoding import length_keys
@@ -44,14 +45,13 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
     batches = sorted_batches(length_keys(system, dataset), len(dataset), config.eval.batch_size)
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=system.collate)
     by_index: dict[int, dict[str, Any]] = {}
-    nll_sum, tokens = 0.0, 0
     head_names: set[str] = set()
     for indices, batch in tqdm(zip(batches, loader), total=len(batches), desc=f"evaluate {config.eval.split}",
                                disable=not progress, dynamic_ncols=True):
         batch = to_device(batch, device)
         outputs = model(batch)
-        s, t = token_nll(outputs.decoder, batch["labels"])
-        nll_sum, tokens = nll_sum + float(s), tokens + t
+        # per sample, so that a file of outputs alone gives the split's perplexity back
+        row_nll, row_tokens = (v.tolist() for v in token_nll_per_row(outputs.decoder, batch["labels"]))
         candidates = model.generate(batch, config.generation, reranker)
         predicted = model.predict_emotion(batch) if system.predicts_emotion else None
         heads = emotion_heads(predicted)
@@ -64,6 +64,8 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
                 "hypothesis": metric_text(system.decode(cands[0].token_ids)) if cands else "",
                 "reference": metric_text(sample["target"]),
                 "emotion": sample["emotion"],
+                "nll": row_nll[i],
+                "tokens": row_tokens[i],
             }
             for name, logits in heads.items():
                 record[f"pred_{name}"] = EMOTIONS[int(logits[i].argmax())]
@@ -71,6 +73,8 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
                     record[name] = sample[name]
             by_index[indices[i]] = record
     records = [by_index[i] for i in sorted(by_index)]
+    # fsum: the exactly rounded sum, whatever the order, so a rescored file gives the same ppl
+    nll_sum, tokens = math.fsum(r["nll"] for r in records), sum(r["tokens"] for r in records)
     preds = [r["pred_emotion"] for r in records] if records and "pred_emotion" in records[0] else None
     metrics = compute_metrics(
         [r["hypothesis"] for r in records],

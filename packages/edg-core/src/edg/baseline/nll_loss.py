@@ -20,6 +20,17 @@ def token_nll(decoder: DecoderOutput, labels: Tensor) -> tuple[Tensor, int]:
     return total, int(labels.ne(-100).sum())
 
 
+def token_nll_per_row(decoder: DecoderOutput, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """Per sample of the batch: the summed target-token NLL ([B], float64, so that sums over
+    a whole split stay exact to float precision) and the number of target tokens ([B], int64);
+    labels == -100 are ignored. Summed over the rows they are :func:`token_nll`'s pair."""
+    logp = decoder.log_probs()
+    per_token = F.nll_loss(logp.reshape(-1, logp.size(-1)), labels.reshape(-1), ignore_index=-100,
+                           reduction="none")
+    rows = labels.size(0)
+    return per_token.double().reshape(rows, -1).sum(1), labels.ne(-100).reshape(rows, -1).sum(1)
+
+
 class NllOptions(StrictModel):
     label_smoothing: float = 0.0
 

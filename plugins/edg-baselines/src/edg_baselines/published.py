@@ -1,4 +1,4 @@
-"""Published automatic-evaluation numbers of MoEL, MIME, EmpDG and CEM, registered through the
+"""Published automatic-evaluation numbers of MoEL, MIME, EmpDG, CEM and KEMP, registered through the
 ``register_published_results`` hook so that reports print them beside edg's runs.
 
 The MoEL, MIME, EmpDG and CEM papers themselves are not in ``../shared/papers``, so their own
@@ -10,6 +10,9 @@ tables are not transcribed here. What is registered, each with its source:
   papers print for these baselines (copied from earlier papers or re-run, as each paper says). Where edg-nec,
   edg-ctsm or edg-imagine registers the same (paper, table, system) row with the same values, reports keep
   one; registering them here lets a report show them with only edg-baselines installed;
+* KEMP's rows of CTSM Table 1 and IMAGINE Table 1 (ETHREED's Table 1 KEMP row is edg-ethreed's), and
+  the BLEU/Distinct figures that KEMP's repository script prints for its released test outputs
+  (``result/KEMP/KEMP.txt``; see ``../shared/data/published_outputs/README.md``);
 * the figures MIME's released test output prints in its header (declare-lab/MIME,
   ``output.txt``: loss 3.6253, PPL 37.5363, accuracy 0.3488, BLEU greedy 2.76 / beam 3.13 /
   top-k 1.76; see ``../shared/data/published_outputs/README.md``).
@@ -47,6 +50,14 @@ _MIME_RELEASE = (
     "beam-5 and top-k sampling decoding; not edg's nltk BLEU, so kept in extra."
 )
 
+_KEMP_RELEASE = (
+    "KEMP's released greedy test outputs (qtli/KEMP @ b9a4fd58, result/KEMP/KEMP.txt, 5,255 MoEL/CEM test "
+    "samples) scored by the repository's result/cal_metrics.py: BLEU by TensorFlow-NMT compute_bleu (corpus, "
+    "unsmoothed, whitespace tokens), which edg's corpus BLEU reproduces on that file; its Distinct-n strips "
+    "characters with str.strip('Pred:') and joins bigrams as strings (edg: 0.60 / 2.64 on the same file), so "
+    "kept in extra."
+)
+
 PUBLISHED: list[PublishedEntry] = [
     *rows("nec", "Table 1", ("ppl", "bleu-1", "bleu-2", "bleu-3", "bleu-4", "dist-1", "dist-2", "sent-std"),
           [("MoEL", 36.60, 18.07, 8.30, 4.37, 2.65, 0.59, 2.64, 40.15),
@@ -58,10 +69,16 @@ PUBLISHED: list[PublishedEntry] = [
     *rows("ctsm", "Table 1", ("acc", "ppl", "dist-1", "dist-2"),
           [("MoEL", 32.00, 38.04, 0.44, 2.10), ("MIME", 34.24, 37.09, 0.47, 1.91),
            ("EmpDG", 34.31, 37.29, 0.46, 2.02), ("CEM", 39.11, 36.11, 0.66, 2.99)], _CTSM_T1),
+    *rows("ctsm", "Table 1", ("acc", "ppl", "dist-1", "dist-2"), [("KEMP", 39.31, 36.89, 0.55, 2.29)], _CTSM_T1),
     *rows("imagine", "Table 1", ("ppl", "bleu-2", "dist-1", "dist-2", "acc"),
           [("MoEL", 36.93, 1.32, 0.44, 2.10, 30.62), ("MIME", 37.09, 1.34, 0.47, 1.90, 31.36),
            ("EmpDG", 37.29, 1.30, 0.46, 2.02, 30.41), ("CEM", 36.11, 1.35, 0.66, 2.99, 39.11)], _IMAGINE_T1),
+    *rows("imagine", "Table 1", ("ppl", "bleu-2", "dist-1", "dist-2", "acc"), [("KEMP", 36.89, 1.34, 0.55, 2.29, 39.31)],
+          _IMAGINE_T1),
     PublishedEntry("MIME", "mime-release", "output.txt", {"ppl": 37.5363, "acc": 34.88}, _MIME_RELEASE,
                    {"bleu (greedy, multi-bleu)": "2.76", "bleu (beam 5, multi-bleu)": "3.13",
                     "bleu (top-k sampling, multi-bleu)": "1.76", "loss": "3.6253"}, "word"),
+    # edg's evaluator gives the same BLEU on that file (tests/test_kemp_published.py); Dist-n in extra
+    PublishedEntry("KEMP", "kemp-release", "KEMP.txt", {"bleu-1": 17.34, "bleu-2": 7.50, "bleu-4": 2.44},
+                   _KEMP_RELEASE, {"dist-1 (cal_metrics.py)": "0.61", "dist-2 (cal_metrics.py)": "2.65"}, "word"),
 ]

@@ -162,7 +162,7 @@ def test_score_errors_name_the_line(exported, tmp_path, capsys):
         score_outputs(bad, data=SAMPLE_DATA_DIR)
     assert "ppl" not in score_outputs(bad, ["bleu-1", "acc"], data=SAMPLE_DATA_DIR).metrics
     # without --data the references must be in the file
-    with pytest.raises(DataError, match=r"test_outputs\.jsonl:1: missing key 'reference'"):
+    with pytest.raises(DataError, match=r"test_outputs\.jsonl:1: missing key 'reference' \(give --data PATH"):
         score_outputs(exported / "test_outputs.jsonl")
     assert main(["score", str(exported / "test_outputs.jsonl"), "--split", "valid"]) == 2
     assert "--split names a split of --data" in capsys.readouterr().err

@@ -116,12 +116,17 @@ def _check_nll(rec: dict, path: Path, lineno: int) -> None:
     rec["nll"], rec["tokens"] = nll, tokens
 
 
+def _hint(key: str) -> str:
+    # files written by `edg export` hold no references: they come from the dataset
+    return " (give --data PATH to take the references from the dataset, joined by 'id')" if key == "reference" else ""
+
+
 def _read_jsonl(path: Path, lines: list[str], required: tuple[str, ...]) -> list[tuple[int, dict]]:
     out = []
     for lineno, obj in json_objects(lines, lambda n: f"{path}:{n}"):
         for key in required:
             if key not in obj:
-                raise DataError(f"{path}:{lineno}: missing key {key!r}")
+                raise DataError(f"{path}:{lineno}: missing key {key!r}{_hint(key)}")
             if not isinstance(obj[key], str):
                 raise DataError(f"{path}:{lineno}: {key!r} must be a string, got {type(obj[key]).__name__}")
         rec = dict(obj)
@@ -141,7 +146,7 @@ def _read_tsv(path: Path, lines: list[str], required: tuple[str, ...]) -> list[t
         if key not in header:
             raise DataError(
                 f"{path}:{header_no}: header must name the columns {', '.join(required)} "
-                f"(optional: {', '.join(OPTIONAL_KEYS + NLL_KEYS)}); missing column {key!r}"
+                f"(optional: {', '.join(OPTIONAL_KEYS + NLL_KEYS)}); missing column {key!r}{_hint(key)}"
             )
     dup = sorted({h for h in header if header.count(h) > 1})
     if dup:

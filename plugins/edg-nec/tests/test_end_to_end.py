@@ -41,6 +41,10 @@ def test_edg_run_nec_tiny(tmp_path, monkeypatch):
     train = [r for r in records if r["split"] == "train"]
     assert [r["cl_active"] for r in train] == [0.0, 0.0, 1.0, 1.0]
     assert all(train[-1][f"cl_neg_{t}"] > 0 for t in "DHBY")
+    # the entity scorer came from the core's fit stage, recorded in the run directory
+    fitted = json.loads((run_dir / "fitted.json").read_text())["nec.entity_scorer"]
+    assert fitted["origin"] == "fitted" and fitted["fingerprint"]["folds"] == 5
+    assert fitted["metrics"]["train_samples"] == 24 and "out_of_fold_pairs" in fitted["metrics"]
     valid = [r for r in records if r["split"] == "valid"]
     assert valid and all("nec.contrastive" in r for r in valid)  # one criterion in both stages
     assert summary["best_step"] in {r["step"] for r in valid}

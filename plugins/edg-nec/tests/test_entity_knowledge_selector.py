@@ -79,6 +79,7 @@ def test_no_training_sample_is_selected_by_a_scorer_trained_on_it(tmp_path, word
     if folds > 1:
         assert leaked == []
         assert metrics["out_of_fold_pairs"] > 0 and 0.0 <= metrics["out_of_fold_pair_accuracy"] <= 1.0
+        assert metrics["full_scorer_pairs"] == 2 * len(data)  # every sample: one positive, two negatives
         assert len(trained_on["trained"]) == folds + 1  # one per fold and the full scorer
     else:
         assert len(leaked) == len(data)

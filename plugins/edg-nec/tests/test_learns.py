@@ -53,6 +53,10 @@ def test_nec_tiny_validation_loss_drops(tmp_path, monkeypatch):
     trained = [r for r in records if r["split"] == "train"]
     assert trained[-1]["cl_active"] == 1.0 and all(trained[-1][f"cl_neg_{t}"] > 0 for t in "DHB")
     assert end["cl_active"] == 1.0 and end["nec.contrastive"] > 0
+    fitted = json.loads((run_dir / "fitted.json").read_text())["nec.entity_scorer"]
+    print(f"\nNEC tiny, {STEPS} steps: validation loss {start['loss']:.2f} -> {end['loss']:.2f}, token NLL "
+          f"{start['token_nll']:.2f} -> {end['token_nll']:.2f}; L_CL {end['nec.contrastive']:.3f}; "
+          f"entity scorer fit {fitted['seconds']:.1f} s on {fitted['metrics']['full_scorer_pairs']:.0f} pairs")
     # untrained: ~7.5 nats (uniform over the BPE vocabulary); after 200 steps: ~6.0
     assert end["loss"] < start["loss"] - 1.0, (start, end)
     assert end["token_nll"] < start["token_nll"] - 1.0, (start, end)

@@ -49,8 +49,12 @@ def test_fixed_step_is_an_option_and_start_step_caps_the_plateau():
     context = TrainingContext()
     step_term = _term(stage_switch="step", start_step=3)
     step_term.setup(context)
-    assert not step_term.holds_early_stopping()
+    assert step_term.holds_early_stopping()
     assert [(setattr(context, "step", s), step_term.in_stage_two())[1] for s in range(5)] == [False] * 3 + [True] * 2
+    assert not step_term.holds_early_stopping()
+    # the next validation record learns that the objective changed (once)
+    assert step_term.on_validation({"token_nll": 3.0}) is True
+    assert step_term.on_validation({"token_nll": 3.0}) is False
     capped = _term(start_step=2)
     capped.setup(context)
     context.step = 1

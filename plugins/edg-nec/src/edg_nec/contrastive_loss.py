@@ -242,44 +242,47 @@ class ContrastiveLoss(LossTerm):
         self.switch_step: Optional[int] = None
         self.best_valid_nll = float("inf")
         self.bad_validations = 0
+        self.switch_unreported = False  # switched since the last validation record
         # the validation NLL summed over the batches of a pass the term saw itself (no core hook)
         self._pending_nll, self._pending_tokens = 0.0, 0
 
     def state_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "switch_step": self.switch_step, "best_valid_nll": self.best_valid_nll,
-                "bad_validations": self.bad_validations, "pending_nll": self._pending_nll,
-                "pending_tokens": self._pending_tokens}
+                "bad_validations": self.bad_validations, "switch_unreported": self.switch_unreported,
+                "pending_nll": self._pending_nll, "pending_tokens": self._pending_tokens}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if not state:  # a checkpoint from before the term kept state: stage 1 from scratch
             return
         self.stage, self.switch_step = int(state["stage"]), state["switch_step"]
         self.best_valid_nll, self.bad_validations = float(state["best_valid_nll"]), int(state["bad_validations"])
+        self.switch_unreported = bool(state["switch_unreported"])
         self._pending_nll, self._pending_tokens = float(state["pending_nll"]), int(state["pending_tokens"])
 
     def _switch(self) -> None:
-        self.stage, self.switch_step = 2, self.context.step
+        self.stage, self.switch_step, self.switch_unreported = 2, self.context.step, True
 
     def on_validation(self, record: dict[str, float]) -> bool:
         """The validation results of a pass (the core's record; see the module doc). Returns
-        True when this pass switched the stage (the objective changed)."""
+        True when the stage switched since the previous record (the objective changed: at
+        this plateau, or at ``start_step`` since the last validation)."""
         self._pending_nll, self._pending_tokens = 0.0, 0  # the core's record supersedes our own sum
-        if self.stage == 2 or self.options.stage_switch != "plateau" or "token_nll" not in record:
-            return False
-        nll = float(record["token_nll"])
-        if nll < self.best_valid_nll - self.options.plateau_min_delta:
-            self.best_valid_nll, self.bad_validations = nll, 0
-        else:
-            self.best_valid_nll = min(self.best_valid_nll, nll)
-            self.bad_validations += 1
-        if self.bad_validations >= self.options.plateau_patience:
-            self._switch()
-            return True
-        return False
+        if self.stage == 1 and self.options.stage_switch == "plateau" and "token_nll" in record:
+            nll = float(record["token_nll"])
+            if nll < self.best_valid_nll - self.options.plateau_min_delta:
+                self.best_valid_nll, self.bad_validations = nll, 0
+            else:
+                self.best_valid_nll = min(self.best_valid_nll, nll)
+                self.bad_validations += 1
+            if self.bad_validations >= self.options.plateau_patience:
+                self._switch()
+        changed, self.switch_unreported = self.switch_unreported, False
+        return changed
 
     def holds_early_stopping(self) -> bool:
-        """Whether early stopping must wait (stage 1 of the plateau switch)."""
-        return self.options.stage_switch == "plateau" and self.stage == 1
+        """Whether early stopping must wait: stage 1 is never the end of training (its plateau,
+        or ``start_step``, starts stage 2)."""
+        return self.stage == 1
 
     def _note_validation_batch(self, outputs: ModelOutput, batch: dict[str, Any]) -> None:
         labels = batch["labels"]

@@ -132,8 +132,9 @@ class EntityKnowledgeSelector(FittedComponent):
                 self.train_selections.update(zip(record["ids"], record["selected"]))
                 held_out_correct += record["accuracy"] * record["pairs"]
                 held_out_pairs += record["pairs"]
-            metrics["out_of_fold_pair_accuracy"] = held_out_correct / held_out_pairs if held_out_pairs else float("nan")
             metrics["out_of_fold_pairs"] = float(held_out_pairs)
+            if held_out_pairs:  # (none when no training sample has a context-linked triplet)
+                metrics["out_of_fold_pair_accuracy"] = held_out_correct / held_out_pairs
 
         full_dir = work_dir / "full"
         if (full_dir / "config.json").is_file():  # resumed
@@ -142,7 +143,7 @@ class EntityKnowledgeSelector(FittedComponent):
             stats = json.loads((work_dir / "full.json").read_text())
         else:
             self.scorer, losses, n_pairs = self._train(samples, self.seed)
-            stats = {"pairs": n_pairs, "final_loss": losses[-1] if losses else float("nan")}
+            stats = {"pairs": n_pairs, "final_loss": losses[-1] if losses else 0.0}
             self.scorer.save(full_dir)
             (work_dir / "full.json").write_text(json.dumps(stats))
         metrics["full_scorer_pairs"] = float(stats["pairs"])

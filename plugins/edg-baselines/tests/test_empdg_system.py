@@ -92,6 +92,13 @@ def test_network_parts_and_ablations(build, lexicon_path):
     assert model_g.emotion_encoder is None and model_g.emotion_signal is None and "emotion_ids" not in batch_g
     assert out_g.encoder.hidden.size(1) == batch_g["input_ids"].size(1) and EMOTION_SIGNAL not in out_g.encoder.extras
     assert set(out_g.extras[ADVERSARIAL].discriminators) == {"semantic"}
+    from edg.interfaces.loss import TrainingContext
+
+    (term,) = [t for name, _w, t in system_g.build_losses() if name == "empdg.adversarial"]
+    term.setup(TrainingContext(step=20))  # tiny: the first joint step, critic and generator both
+    value = term.compute(batch_g, out_g, model_g)
+    assert {"semantic_wasserstein", "semantic_generator"} <= set(value.logs)
+    assert not any(key.startswith("emotional") for key in value.logs)
     # w/o D: the generator alone, trained by nll + emotion
     system_d, model_d, _ = build("empdg", presets=("tiny", "wo-d"), overrides=[lex])
     assert len(model_d.discriminators) == 0 and [s.name for s in system_d.config.losses] == ["nll", "emotion"]

@@ -52,5 +52,5 @@ def small_classifier() -> dict:
 @pytest.fixture(scope="session")
 def small_classifier_overrides() -> list[str]:
     """The small classifiers for both fitted components, as config overrides."""
-    return [f"model.{part}.classifier.{k}={v}" for part in ("cause_detector", "mechanism_classifier")
-            for k, v in _SMALL_CLASSIFIER.items() if v is not None]
+    return [f"model.{part}.classifier.{k}={'null' if v is None else v}"
+            for part in ("cause_detector", "mechanism_classifier") for k, v in _SMALL_CLASSIFIER.items()]

@@ -93,7 +93,6 @@ def test_forward_gives_every_loss_its_inputs(built):
 
 @pytest.mark.parametrize("preset", ABLATIONS)
 def test_each_ablation_removes_exactly_its_part(preset, settings, tmp_path, monkeypatch):
-    from edg.api import TransformerSystem  # noqa: F401  (the core is importable alongside)
     from edg_imagine.system import ImagineSystem
 
     full = session_for("tiny", settings, tmp_path, monkeypatch).system

@@ -9,7 +9,7 @@ Layout::
     fingerprints.json    SHA-256 of the tokenizer and of each data split the run used
     tokenizer/           the tokenizer the model was trained with
     checkpoints/         step-N/ (atomic), LATEST, BEST
-    test_outputs.jsonl   generated responses with references
+    test_outputs.jsonl   per test sample: id, context, reference, hypothesis, emotions, nll, tokens
     evaluations/KEY/     evaluations with settings other than config.yaml's
     .lock                held (flock) by the one process writing the directory
 """

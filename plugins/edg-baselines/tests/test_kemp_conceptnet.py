@@ -33,6 +33,7 @@ def test_edges_are_read_in_both_directions_and_filtered(tmp_path):
         _line("RelatedTo", "/c/en/hot_dog", "/c/en/dog", 3.0),        # a multi-word term
         _line("RelatedTo", "/c/en/dog", "/c/en/dog", 3.0),            # a self loop
         _line("dbpedia/genre", "/c/en/dog", "/c/en/rock", 3.0),       # /r/dbpedia/... is "dbpedia"
+        _line("ExternalURL", "/c/en/dog", "http://dbpedia.org/resource/Dog", 1.0),  # not a concept
     ])
     table = read_conceptnet_neighbours(path, min_weight=1.0, removed_relations=["Antonym", "dbpedia"])
     assert table == {
@@ -42,7 +43,8 @@ def test_edges_are_read_in_both_directions_and_filtered(tmp_path):
     }
     # only the wanted words' entries, but their neighbours may be any word
     assert read_conceptnet_neighbours(path, words=["puppy"]) == {"puppy": [("dog", "RelatedTo", 2.0)]}
-    assert set(read_conceptnet_neighbours(path, min_weight=0.5)["dog"]) >= {("cat", "Antonym", 3.0)}
+    assert set(read_conceptnet_neighbours(path, min_weight=0.5)["dog"]) == {
+        ("puppy", "RelatedTo", 2.0), ("bark", "CapableOf", 1.0), ("cat", "Antonym", 3.0), ("rock", "dbpedia", 3.0)}
 
 
 def test_gzip_files_are_read(tmp_path):

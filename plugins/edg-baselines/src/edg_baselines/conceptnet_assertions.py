@@ -45,8 +45,11 @@ def _open(path: Path) -> TextIO:
     return path.open(encoding="utf-8")
 
 
-def _term(uri: str, path: Path, lineno: int) -> tuple[str, str]:
-    """``(language, term)`` of a concept URI ``/c/<language>/<term>[/...]``."""
+def _term(uri: str, path: Path, lineno: int) -> Optional[tuple[str, str]]:
+    """``(language, term)`` of a concept URI ``/c/<language>/<term>[/...]``; ``None`` for an
+    external URL (the end of ConceptNet's ``/r/ExternalURL`` edges)."""
+    if uri.startswith(("http://", "https://")):
+        return None
     parts = uri.split("/")
     if len(parts) < 4 or parts[1] != "c" or not parts[2] or not parts[3]:
         raise DataError(f"{path}:{lineno}: expected a concept URI /c/<language>/<term>, got {uri[:60]!r}")
@@ -102,8 +105,10 @@ def read_conceptnet_neighbours(path: str | os.PathLike, *, words: Optional[Itera
                                 f"JSON info), got {len(fields)}: {line[:60]!r}")
             _uri, relation_uri, start, end, info = fields
             relation = _relation(relation_uri, file, lineno)
-            start_lang, head = _term(start, file, lineno)
-            end_lang, tail = _term(end, file, lineno)
+            start_term, end_term = _term(start, file, lineno), _term(end, file, lineno)
+            if start_term is None or end_term is None:  # an external URL, not a concept
+                continue
+            (start_lang, head), (end_lang, tail) = start_term, end_term
             # the cheap filters first: most of the 34 M lines are other languages
             if start_lang != language or end_lang != language or relation in removed:
                 continue

@@ -6,7 +6,6 @@ import json
 import pytest
 import torch
 
-from edg.errors import ConfigError
 from edg.interfaces.loss import TrainingContext
 from edg_nec.contrastive_loss import ContrastiveLoss, ContrastiveOptions
 
@@ -63,18 +62,36 @@ def test_fixed_step_is_an_option_and_start_step_caps_the_plateau():
     assert capped.in_stage_two() and capped.switch_step == 2
 
 
-def test_patience_must_outlast_the_plateau(nec):
-    with pytest.raises(ConfigError, match="plateau_patience"):
-        nec.open_tiny(["train.patience=2"])
-    nec.open_tiny(["train.patience=3"])  # 3 > the default plateau_patience 2
+def test_early_stopping_waits_for_stage_two(tmp_path, word_tokenizer, nec):
+    """Patience 1 would stop the run at the first non-improving validation, which is stage 1's
+    plateau being counted (plateau_patience 2): the term holds early stopping until it switches,
+    the switch restarts the count, and only stage 2 can end the run."""
+    from edg.data.encoding import encode_splits
+    from edg.training.loop import train
+
+    overrides = ["train.max_steps=8", "train.eval_every=1", "train.batch_size=2", "train.eval_batch_size=3",
+                 "train.lr=1e-9", "train.patience=1",
+                 "losses=[{name: nll}, {name: nec.contrastive, options: {plateau_patience: 2, self_generated: 0}}]"]
+    torch.manual_seed(0)
+    system, model, splits = nec.build_tiny(word_tokenizer, overrides=overrides)
+    splits = encode_splits(system, splits, cache_dir=tmp_path / "enc", progress=False)
+    losses = system.build_losses()
+    state = train(model, system, losses, splits, system.config, tmp_path / "run")
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    active = [r["cl_active"] for r in records if r["split"] == "train"]
+    changed = [r.get("objective_changed", False) for r in records if r["split"] == "valid"]
+    assert losses[1][2].switch_step == 3  # validations after 1 (best), 2 and 3 (plateau of 2)
+    assert active == [0.0, 0.0, 0.0, 1.0, 1.0]
+    assert changed == [False, False, True, False, False]
+    # stage 2: step 4 sets the new objective's best, step 5 does not improve -> patience 1 stops
+    assert state.stopped_early and state.step == 5
     assert nec.open_tiny(preset=None).system.contrastive_options().stage_switch == "plateau"
 
 
 def test_core_loop_switches_at_the_validation_plateau(tmp_path, word_tokenizer, nec):
     """The real training loop with lr 1e-9: the validation NLL cannot improve, so after the first
     validation (the best) the next one is the plateau (patience 1) and stage 2 starts at the
-    following step, without a fixed step. The loop does not call on_validation yet: the term
-    measures the validation NLL itself (see edg_nec.contrastive_loss)."""
+    following step, without a fixed step; the loop tells the term through on_validation."""
     from edg.data.encoding import encode_splits
     from edg.training.loop import train
 

@@ -45,19 +45,13 @@ negatives computed); in stage 2 ``L_NLL + L_CL`` is optimised. ``stage_switch``:
   (or at optimizer step ``start_step`` if that is set and comes first);
 * ``step``: at optimizer step ``start_step`` (edg's earlier behaviour).
 
-The term learns the validation results through :meth:`ContrastiveLoss.on_validation`.
-CORE HOOK (proposed, not yet called by ``edg.training.loop``): after each validation pass
-the loop calls ``term.on_validation(record)`` with the record it logs; a ``True`` return
-means "the objective changed" (the stage switch), and the loop then restarts early
-stopping (best = inf, bad evaluations = 0) because the losses of the two stages are not
-comparable; and the loop does not stop early while ``term.holds_early_stopping()`` is True
-(stage 1: its plateau is what starts stage 2, not the end of training). Until the loop
-calls the hook, the term measures the validation NLL itself from the validation batches it
-is computed on (context.training False) and applies the same rule at its next training
-batch (:meth:`_finish_pending_validation`), so the switch happens at the same step either
-way; only the early-stopping agreement needs the core (the system checks
-``train.patience > plateau_patience`` meanwhile). The stage and the plateau counters are
-the term's :meth:`state_dict`, saved in checkpoints, so a resumed run is in the right stage.
+The term learns the validation results through :meth:`ContrastiveLoss.on_validation`,
+which the training loop calls after every validation with the record it logs; the switch
+returns True there, so the loop restarts early stopping (the losses of the two stages do
+not compare), and :meth:`ContrastiveLoss.holds_early_stopping` keeps the loop from stopping
+during stage 1 (its plateau starts stage 2; it is not the end of training). The stage and
+the plateau counters are the term's :meth:`state_dict`, saved in checkpoints, so a resumed
+run is in the right stage.
 
 In evaluation mode the term is always computed (``in_validation``), so that the
 validation loss of both stages measures the same ``L_NLL + L_CL``.
@@ -243,13 +237,10 @@ class ContrastiveLoss(LossTerm):
         self.best_valid_nll = float("inf")
         self.bad_validations = 0
         self.switch_unreported = False  # switched since the last validation record
-        # the validation NLL summed over the batches of a pass the term saw itself (no core hook)
-        self._pending_nll, self._pending_tokens = 0.0, 0
 
     def state_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "switch_step": self.switch_step, "best_valid_nll": self.best_valid_nll,
-                "bad_validations": self.bad_validations, "switch_unreported": self.switch_unreported,
-                "pending_nll": self._pending_nll, "pending_tokens": self._pending_tokens}
+                "bad_validations": self.bad_validations, "switch_unreported": self.switch_unreported}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if not state:  # a checkpoint from before the term kept state: stage 1 from scratch
@@ -257,7 +248,6 @@ class ContrastiveLoss(LossTerm):
         self.stage, self.switch_step = int(state["stage"]), state["switch_step"]
         self.best_valid_nll, self.bad_validations = float(state["best_valid_nll"]), int(state["bad_validations"])
         self.switch_unreported = bool(state["switch_unreported"])
-        self._pending_nll, self._pending_tokens = float(state["pending_nll"]), int(state["pending_tokens"])
 
     def _switch(self) -> None:
         self.stage, self.switch_step, self.switch_unreported = 2, self.context.step, True
@@ -266,7 +256,6 @@ class ContrastiveLoss(LossTerm):
         """The validation results of a pass (the core's record; see the module doc). Returns
         True when the stage switched since the previous record (the objective changed: at
         this plateau, or at ``start_step`` since the last validation)."""
-        self._pending_nll, self._pending_tokens = 0.0, 0  # the core's record supersedes our own sum
         if self.stage == 1 and self.options.stage_switch == "plateau" and "token_nll" in record:
             nll = float(record["token_nll"])
             if nll < self.best_valid_nll - self.options.plateau_min_delta:
@@ -283,20 +272,6 @@ class ContrastiveLoss(LossTerm):
         """Whether early stopping must wait: stage 1 is never the end of training (its plateau,
         or ``start_step``, starts stage 2)."""
         return self.stage == 1
-
-    def _note_validation_batch(self, outputs: ModelOutput, batch: dict[str, Any]) -> None:
-        labels = batch["labels"]
-        logp = outputs.decoder.log_probs().float()  # as the core's token_nll
-        self._pending_nll += float(F.nll_loss(logp.reshape(-1, logp.size(-1)), labels.reshape(-1),
-                                              ignore_index=-100, reduction="sum"))
-        self._pending_tokens += int(labels.ne(-100).sum())
-
-    def _finish_pending_validation(self) -> None:
-        """Without the core hook: the first training batch after a validation pass applies
-        the plateau rule to the NLL the term summed during that pass."""
-        if self._pending_tokens:
-            nll = self._pending_nll / self._pending_tokens
-            self.on_validation({"token_nll": nll})
 
     def in_stage_two(self) -> bool:
         o = self.options
@@ -373,12 +348,6 @@ class ContrastiveLoss(LossTerm):
     def compute(self, batch: dict[str, Any], outputs: ModelOutput, model: Any) -> LossValue:
         enc = outputs.encoder
         zero = enc.hidden.new_zeros((), dtype=torch.float32)
-        if self.options.stage_switch == "plateau" and self.stage == 1:
-            if not self.context.training:
-                with torch.no_grad():
-                    self._note_validation_batch(outputs, batch)
-            else:
-                self._finish_pending_validation()
         if not self.active(model):
             return LossValue(zero, {"cl_active": 0.0, "cl_stage": float(self.stage)})
         dec = model.decoder

@@ -176,19 +176,6 @@ class NecSystem(System):
         self._train_pool: Optional[tuple[list[str], list[str]]] = None
         self._selector = None
         self._decoder_start: Optional[int] = None
-        self._check_stage_switch()
-
-    def _check_stage_switch(self) -> None:
-        """Early stopping must not end stage 1 (its plateau starts stage 2). Until the core's
-        loop calls ``LossTerm.on_validation``/``holds_early_stopping`` (see
-        ``edg_nec.contrastive_loss``), only a patience longer than the plateau's guarantees it
-        for the validation NLL; the loop counts its patience on the total validation loss."""
-        cl = self.contrastive_options()
-        patience = self.config.train.patience
-        if cl is not None and cl.stage_switch == "plateau" and patience is not None and patience <= cl.plateau_patience:
-            raise ConfigError(f"train.patience={patience} must be larger than the nec.contrastive option "
-                              f"plateau_patience={cl.plateau_patience}: early stopping would end the NLL stage "
-                              f"at the plateau that is meant to start the contrastive stage")
 
     # -- configuration ---------------------------------------------------------------------
     @classmethod

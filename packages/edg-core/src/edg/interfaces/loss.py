@@ -82,6 +82,11 @@ class LossTerm(Component, ABC):
         Keep whatever decides this in :meth:`state_dict`, so a resumed run decides the same."""
         return False
 
+    def holds_early_stopping(self) -> bool:
+        """True while early stopping must not end training (e.g. a first stage whose plateau
+        is what starts the second); the loop asks after :meth:`on_validation`."""
+        return False
+
     @abstractmethod
     def compute(self, batch: dict[str, Any], outputs: ModelOutput, model: Any) -> LossValue:
         """Compute the term from the batch, the model outputs and (if needed) the model."""

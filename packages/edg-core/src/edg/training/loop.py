@@ -242,7 +242,8 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
             state.best_valid, state.bad_evals = float("inf"), 0
             if is_main:
                 logger.info("step %d: the training objective changed, early stopping restarts", state.step)
-        state.stopped_early = cfg.patience is not None and state.bad_evals >= cfg.patience
+        held = any(term.holds_early_stopping() for _name, _weight, term in losses)
+        state.stopped_early = cfg.patience is not None and state.bad_evals >= cfg.patience and not held
         if is_main:
             log.write({"step": state.step, "split": "valid", **valid, **({"objective_changed": True} if any(switched) else {})})
         save(best=improved)

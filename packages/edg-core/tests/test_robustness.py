@@ -346,3 +346,15 @@ def test_a_full_disk_during_an_atomic_write_names_the_file_and_leaves_no_tempora
         runs.write_json(target, {"a": 1})
     assert err.value.filename == str(target) and err.value.errno == errno.ENOSPC
     assert list(tmp_path.iterdir()) == []
+
+
+def test_evaluate_uses_the_configured_cpu_threads(run_copy, monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert main(["evaluate", str(run_copy), "train.threads=1", "train.progress=false"]) == 0
+        assert torch.get_num_threads() == 1  # more threads than free cores slows a shared CPU
+    finally:
+        torch.set_num_threads(before)

@@ -358,7 +358,7 @@ def test_run(session: Session, run_dir: Path, model=None, splits=None, *, which:
     from edg.evaluation import evaluate, write_outputs
     from edg.runs import read_fingerprints, split_digest
     from edg.training import checkpoint as ckpt
-    from edg.training.loop import select_device
+    from edg.training.loop import select_device, set_cpu_threads
 
     path = _checkpoint_to_use(run_dir, which)
     split = session.config.eval.split
@@ -375,6 +375,8 @@ def test_run(session: Session, run_dir: Path, model=None, splits=None, *, which:
     else:
         data = {split: split_digest(splits[split])}
     device = select_device(session.config.train.device)
+    if device.type == "cpu":  # as in training: more threads than free cores slow every product down
+        set_cpu_threads(session.config.train.threads)
     model.to("cpu")
     ckpt.load_weights(path, model)
     model.to(device)

@@ -129,7 +129,8 @@ class KempSystem(ClsContextSystem):
                       "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16},
             # main.py --test decodes greedily with max_dec_step=30 (the released outputs)
             "generation": {"strategy": "greedy", "max_length": 30},
-            "knowledge": {SOURCE: {}},
+            # both resources are set by path (not bundled); shown here so that `edg config kemp` names the keys
+            "knowledge": {SOURCE: {"conceptnet_path": None, "lexicon_path": None}},
         }
 
     # -- data --------------------------------------------------------------------------------

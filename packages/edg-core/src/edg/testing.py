@@ -82,3 +82,57 @@ def train_and_validate(system: str, run_dir: Path, overrides: list[str], *, data
         torch.set_num_threads(before)
     majority = Counter(splits["valid"]["emotion"]).most_common(1)[0][1] / len(splits["valid"])
     return {"start": start, "end": end, "steps": state.step, "seconds": seconds, "majority": majority}
+
+
+#: where a documented command line ends and the shell takes over (redirections, pipes, lists)
+SHELL_OPERATORS = (">", ">>", "<", "|", "&&", "||", ";", "&", "2>&1")
+
+
+def documented_commands(page: Path) -> list[list[str]]:
+    """The ``edg`` commands written in a Markdown page, each as its arguments after ``edg``.
+
+    Read from fenced blocks (any language) and 4-space-indented blocks: ``\\`` continuations
+    are joined, comments and redirections dropped, ``uv run``/``$`` prefixes skipped, and ``NAME=value``
+    lines of the same block substituted into later ``$NAME`` references, as a shell would.
+    """
+    import re
+    import shlex
+    from string import Template
+
+    text = Path(page).read_text(encoding="utf-8")
+    blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.S | re.M)
+    blocks += ["\n".join(line[4:] for line in block.splitlines())
+               for block in re.findall(r"(?:^(?: {4}|\t)[^\n]*\n)+", re.sub(r"^```.*?^```", "", text, flags=re.S | re.M),
+                                       flags=re.M)]
+    commands = []
+    for block in blocks:
+        variables: dict[str, str] = {}
+        for line in block.replace("\\\n", " ").splitlines():
+            try:
+                words = shlex.split(Template(line).safe_substitute(variables), comments=True)
+            except ValueError:  # not shell (e.g. YAML or Python in a fenced block)
+                continue
+            if len(words) == 1 and re.fullmatch(r"[A-Za-z_]\w*=.*", words[0]):
+                name, value = words[0].split("=", 1)
+                variables[name] = value  # unquoted, so that $NAME splits into words as in a shell
+            elif "edg" in words and words[0] in ("edg", "uv", "$", "python", "torchrun"):
+                args = words[words.index("edg") + 1:]
+                cut = next((i for i, w in enumerate(args) if w in SHELL_OPERATORS), len(args))
+                commands.append(args[:cut])
+    return commands
+
+
+def run_command_session(args: list[str]):
+    """Resolve a documented ``edg run``/``edg train`` command into its session (config
+    validated, plugins loaded) without running it; ``--resume`` and ``--config`` commands,
+    which name files of the reader's own, are only parsed. ``None`` for those."""
+    from edg.cli import _overrides, build_parser
+    from edg.pipeline import open_session
+
+    parsed = build_parser().parse_args(args)
+    if parsed.command not in ("run", "train"):
+        raise ValueError(f"not an edg run/train command: edg {' '.join(args)}")
+    if parsed.resume or parsed.config:
+        return None
+    return open_session(parsed.system, None, _overrides(parsed), extra_plugins=parsed.extra_plugins,
+                        preset=parsed.preset)

@@ -58,6 +58,7 @@ def train_and_validate(system: str, run_dir: Path, overrides: list[str], *, data
 
     import torch
 
+    from edg.interfaces.loss import TrainingContext
     from edg.pipeline import build_everything, open_session
     from edg.training.loop import train, validation_loss
 
@@ -67,6 +68,10 @@ def train_and_validate(system: str, run_dir: Path, overrides: list[str], *, data
                                               f"data.max_valid={max_valid}", "data.max_test=1", *overrides])
     splits, model = build_everything(session, run_dir, progress=False)
     losses = session.system.build_losses()
+    # the terms see the training context before the first validation, as in the loop
+    context = TrainingContext(tokenizer=session.system.tokenizer, statistics=getattr(session.system, "statistics", {}))
+    for _name, _weight, term in losses:
+        term.setup(context)
 
     def valid():
         return validation_loss(model, session.system, losses, splits["valid"], session.config.train.eval_batch_size,

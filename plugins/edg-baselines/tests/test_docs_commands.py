@@ -1,4 +1,4 @@
-"""Every command of docs/plugins/moel.md and docs/plugins/mime.md is valid as written: each
+"""Every command of docs/plugins/moel.md, mime.md and cem.md is valid as written: each
 resolves to a config (presets and options exist), and the tiny smoke run completes."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _parse(args: list[str]) -> tuple[str, str | None, list[str]]:
     return plugin, preset, overrides
 
 
-@pytest.mark.parametrize("name", ["moel", "mime"])
+@pytest.mark.parametrize("name", ["moel", "mime", "cem"])
 def test_every_documented_command_resolves(name):
     from edg.pipeline import open_session
 
@@ -56,7 +56,7 @@ def test_every_documented_command_resolves(name):
         assert session.config.system == name
 
 
-@pytest.mark.parametrize("name", ["moel", "mime"])
+@pytest.mark.parametrize("name", ["moel", "mime", "cem"])
 def test_the_documented_tiny_run_completes(name, ed_path, tmp_path, monkeypatch):
     from edg.cli import main
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from edg.api import DialogueEmbedding
 from edg.interfaces.decoder import Decoder
@@ -25,6 +25,14 @@ from edg.interfaces.emotion import EmotionModule
 from edg.interfaces.model import EdgModel
 from edg.interfaces.types import EmotionOutput, EncoderOutput, ModelOutput
 from edg_baselines.cem_encoder import CemEncoder
+
+
+def xavier_init(model: nn.Module, *, skip_prefix: str = "embedding.") -> None:
+    """The authors' initialisation (``main.py``, ``make_model``): every weight matrix
+    (``dim > 1``) drawn again with ``xavier_uniform_``, except the embedding tables."""
+    for name, parameter in model.named_parameters():
+        if parameter.dim() > 1 and not name.startswith(skip_prefix):
+            nn.init.xavier_uniform_(parameter)
 
 
 class CemModel(EdgModel):

@@ -63,6 +63,9 @@ class CemOptions(StrictModel):
     refinement_options: dict[str, Any] = {}
     decoder: str = "transformer"
     decoder_options: dict[str, Any] = {}
+    xavier_init: bool = True
+    """The authors' ``make_model``: every weight matrix except the embeddings re-drawn with
+    ``xavier_uniform_`` once the model is built (false: PyTorch's default initialisation)."""
 
 
 TINY: dict[str, Any] = {
@@ -199,7 +202,7 @@ class CemSystem(ClsContextSystem):
 
     # -- model -------------------------------------------------------------------------------
     def build_model(self):
-        from edg_baselines.cem_model import CemModel
+        from edg_baselines.cem_model import CemModel, xavier_init
 
         o = self.options
         tok = self.tokenizer
@@ -215,6 +218,9 @@ class CemSystem(ClsContextSystem):
         decoder = self.component("decoder", o.decoder, decoder_options, key="model.decoder_options",
                                  d_model=o.d_model, embedding=embedding, bos_id=tok.convert_tokens_to_ids(BOS),
                                  eos_id=tok.convert_tokens_to_ids(EOS), pad_id=tok.pad_token_id)
-        return CemModel(embedding, d_model=o.d_model, layers=o.layers, heads=o.heads, ffn_dim=o.ffn_dim,
-                        dropout=o.dropout, max_positions=o.max_positions, cognitive_relations=cognitive,
-                        affective=o.use_affective, refinement=refinement, decoder=decoder)
+        model = CemModel(embedding, d_model=o.d_model, layers=o.layers, heads=o.heads, ffn_dim=o.ffn_dim,
+                         dropout=o.dropout, max_positions=o.max_positions, cognitive_relations=cognitive,
+                         affective=o.use_affective, refinement=refinement, decoder=decoder)
+        if o.xavier_init:
+            xavier_init(model)
+        return model

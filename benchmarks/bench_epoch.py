@@ -13,6 +13,17 @@ With ``--steps`` below an epoch, the epoch time is extrapolated from the measure
     uv run python benchmarks/bench_epoch.py --data ../shared/data/empatheticdialogues --system multi-trs --steps 300
     uv run python benchmarks/bench_epoch.py --data ../shared/data/empatheticdialogues --set train.bucketing=false --set train.precision=fp32 --steps 100
 
+Under ``torchrun`` the epoch is shared by the processes (DDP over gloo on a CPU); keep the
+papers' batch of 16 by giving each of N processes ``16/N`` samples and one thread:
+
+    uv run torchrun --standalone --nproc_per_node 2 benchmarks/bench_epoch.py --data ../shared/data/empatheticdialogues --set train.batch_size=8 --set train.threads=1 --tag ddp2
+
+FLOPs and the matrix-product peak are then summed over the processes (each measures its
+own peak while the others do the same, so the peak includes their contention). Measured on
+the 2-core CPU (``epoch_transformer_ddp2.json`` against ``epoch_transformer_steps400.json``,
+run one after the other on the same busy machine): two processes of batch 8 take 326 ms per
+step of 16 samples, one process of batch 16 takes 232 ms, so DDP does not pay on this CPU.
+
 Figures go to ``benchmarks/results/epoch_<system>[_<tag>].json``. Target (Transformer,
 2-core CPU): an epoch in <= 5 minutes.
 """
@@ -75,6 +86,10 @@ def main() -> None:
     parser.add_argument("--tag", default="")
     args = parser.parse_args()
 
+    import os
+
+    import torch.distributed as dist
+
     from edg import pipeline
     from edg.data.encoding import length_keys
     from edg.training.batches import EpochBatchSampler
@@ -89,9 +104,14 @@ def main() -> None:
     setup_s = time.perf_counter() - started
     splits["valid"] = splits["valid"].select(range(min(32, len(splits["valid"]))))
     cfg = session.config.train
-    threads = set_cpu_threads(cfg.threads)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("gloo")
+    rank = dist.get_rank() if world > 1 else 0
+    threads = set_cpu_threads(cfg.threads, world)
     sampler = EpochBatchSampler(length_keys(session.system, splits["train"]), len(splits["train"]), cfg.batch_size,
-                                seed=cfg.seed, bucketing=cfg.bucketing, bucket_batches=cfg.bucket_batches)
+                                seed=cfg.seed, bucketing=cfg.bucketing, bucket_batches=cfg.bucket_batches,
+                                rank=rank, world=world)
     steps_per_epoch = sampler.batches_per_epoch() // cfg.grad_accum
     steps = args.steps or steps_per_epoch
     session.config.train.max_steps = steps
@@ -101,7 +121,9 @@ def main() -> None:
     losses = session.system.build_losses()
     flop_batches = sampler.batches()[: args.flop_sample]
     step_flops = flops_per_step(model, session.system, losses, splits["train"], flop_batches, amp) * cfg.grad_accum
-    peak = matmul_peak(amp or torch.float32)
+    if world > 1:
+        dist.barrier()  # every process measures its peak at the same time
+    peak = matmul_peak(amp or torch.float32) * world
 
     start = time.perf_counter()
     state = train(model, session.system, losses, splits, session.config, tmp / "run")
@@ -109,17 +131,20 @@ def main() -> None:
     assert state.step == steps, state.step
     per_step = elapsed / steps
     epoch_s = per_step * steps_per_epoch
-    achieved = step_flops / per_step
+    achieved = step_flops * world / per_step
     rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     params = sum(p.numel() for p in model.parameters())
     print(f"{args.system}: {steps} steps in {elapsed:.1f} s ({per_step * 1000:.0f} ms/step); "
           f"epoch ({steps_per_epoch} steps) {epoch_s / 60:.2f} min; MFU {achieved / peak:.1%} "
           f"({achieved / 1e9:.0f} of {peak / 1e9:.0f} GFLOP/s); peak RSS {rss_gib:.2f} GiB")
+    if rank != 0:
+        return
     name = f"epoch_{args.system}" + (f"_{args.tag}" if args.tag else "")
     write_result(name, {
         "system": args.system, "preset": args.preset, "overrides": args.set, "data": args.data,
         "train_samples": len(splits["train"]), "batch_size": cfg.batch_size, "precision": cfg.precision,
-        "autocast": str(amp), "bucketing": cfg.bucketing, "threads": threads, "parameters": params,
+        "autocast": str(amp), "bucketing": cfg.bucketing, "threads": threads, "processes": world,
+        "global_batch": cfg.batch_size * cfg.grad_accum * world, "parameters": params,
         "setup_s": round(setup_s, 1), "steps_timed": steps, "steps_per_epoch": steps_per_epoch,
         "ms_per_step": round(per_step * 1000, 1), "epoch_s": round(epoch_s, 1),
         "epoch_extrapolated": steps < steps_per_epoch, "flops_per_step": step_flops,

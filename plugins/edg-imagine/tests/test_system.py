@@ -165,3 +165,46 @@ def test_bad_configurations_are_one_line_errors(settings, tmp_path, monkeypatch)
         session_for("tiny", settings, tmp_path, monkeypatch, extra=["model.use_mechanisms=false"])
     with pytest.raises(Exception, match="model.cause_detector.*threshhold"):
         session_for("tiny", settings, tmp_path, monkeypatch, extra=["model.cause_detector.threshhold=0.3"])
+    with pytest.raises(ConfigError, match="column reads the causes, but model.use_causes is false"):
+        session_for("tiny", settings, tmp_path, monkeypatch, extra=["model.use_causes=false"])
+
+
+def test_wo_cause_comet_reads_the_whole_context(settings, tmp_path, monkeypatch):
+    """Without causes there is no ``imagine.causes`` column: COMET's input is the context."""
+    sources = session_for("tiny-wo-cause", settings, tmp_path, monkeypatch).system.knowledge_sources()
+    assert "imagine.causes" not in sources
+    assert sources["comet.imagine"]["head"] == "context" and sources["comet.imagine"].get("column") is None
+
+
+def test_comet_reads_the_detected_causes(built):
+    """COMET's input C is the causes the fitted detector selects (§3.2.2), written by
+    ``imagine.causes`` before ``comet.imagine`` runs: its cached queries are the causes,
+    never the whole context."""
+    from edg.interfaces.component import build
+    from edg.knowledge_cache import KnowledgeCache, cache_key
+    from edg_comet.imagine import ImagineKnowledge
+    from edg_comet.source import clean_text
+
+    session, splits, _model = built
+    sources = session.system.knowledge_sources()
+    assert list(sources)[:2] == ["imagine.causes", "comet.imagine"]
+    assert sources["comet.imagine"]["head"] == "column" and sources["comet.imagine"]["column"] == "imagine_causes"
+    comet = build(ImagineKnowledge, sources["comet.imagine"], name="comet.imagine", key="k")
+    context_source = build(ImagineKnowledge, {**sources["comet.imagine"], "head": "context", "column": None},
+                           name="comet.imagine", key="k")
+    train = splits["train"]
+    differs = 0
+    with KnowledgeCache() as cache:
+        for sample in train:
+            causes = sample["imagine_causes"]
+            # the column holds the utterances the detector chose (the encoded causes C)
+            assert causes == [sample["context"][i] for i in sample["cause_index"]]
+            requests = comet.requests(sample)
+            assert {r["head"] for r in requests} == {clean_text(" ".join(causes))}
+            keys = [cache_key(comet.fingerprint(), r) for r in requests]
+            assert set(cache.get_many(keys)) == set(keys)  # COMET answered these queries
+            if len(causes) < len(sample["context"]):
+                differs += 1
+                context_keys = [cache_key(context_source.fingerprint(), r) for r in context_source.requests(sample)]
+                assert not cache.get_many(context_keys)  # and never the whole context
+    assert differs > 0

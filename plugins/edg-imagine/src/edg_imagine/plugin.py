@@ -28,3 +28,8 @@ def register_systems(register: Register) -> None:
 @hookimpl
 def register_published_results(register: Register) -> None:
     register("imagine", "edg_imagine.published:PUBLISHED")
+
+
+@hookimpl
+def register_knowledge_sources(register: Register) -> None:
+    register("imagine.causes", "edg_imagine.cause_source:CauseKnowledge")

@@ -6,8 +6,11 @@ Stages of a run:
 1. **fit** (before knowledge): the RECCON emotion-cause detector
    (:mod:`edg_imagine.cause_detector`) and the three EPITOME mechanism classifiers
    (:mod:`edg_imagine.mechanism_classifier`), each trained once and cached by the core.
-2. **knowledge**: edg-comet's ``comet.imagine`` source (by registered name), COMET's five
-   tails for each of the 11 relations in four groups.
+2. **knowledge**: ``imagine.causes`` (:mod:`edg_imagine.cause_source`) writes the causes C
+   that the fitted detector selects into the column ``imagine_causes``; then edg-comet's
+   ``comet.imagine`` source (by registered name) reads them (``head: column``) and gives
+   COMET's five tails for each of the 11 relations in four groups (§3.2.2: "for an input
+   sequence C"). Without causes (``wo-cause``) COMET reads the whole context.
 3. **prepare**: the FACE token weights of eq. 20–21 from the training responses.
 4. **encode** (once per split): the context S, the causes C that the detector selects
    (eq. 4: ``[CLS] c_0 ... c_u`` with dialogue states), the four knowledge sequences,
@@ -36,6 +39,8 @@ CAUSE_DETECTOR = "cause_detector"
 MECHANISMS = ("er", "ip", "ex")
 KNOWLEDGE_SOURCE = "comet.imagine"
 KNOWLEDGE_FIELD = "comet_imagine"
+CAUSE_SOURCE = "imagine.causes"
+CAUSE_FIELD = "imagine_causes"
 GROUPS = ("Affect", "Behaviour", "Physical", "Events")
 ROLE_IDS = {"speaker": 0, "listener": 1}
 EMPTY_AFFECT = "none"  # S_Affect has no [CLS]: an empty one is COMET's own "none" (a sequence is never empty)
@@ -63,7 +68,7 @@ class ImagineOptions(StrictModel):
     """Longest commonsense sequence (five tails of up to five relations), cut on the right."""
     # Table 2 ablations
     use_causes: bool = True
-    """``wo-cause``: off, the cause encoder reads the whole context instead of the causes."""
+    """``wo-cause``: off, the cause encoder and COMET read the whole context instead of the causes."""
     use_mechanisms: bool = True
     """``wo-cm``: off, no mechanism heads, labels, L_cm nor ê_cm."""
     use_knowledge: bool = True
@@ -108,7 +113,8 @@ TINY: dict[str, Any] = {
 }
 
 ABLATIONS: dict[str, dict[str, Any]] = {
-    "wo-cause": {"model": {"use_causes": False}},
+    # without causes, COMET reads the whole context (its input C becomes S)
+    "wo-cause": {"model": {"use_causes": False}, "knowledge": {KNOWLEDGE_SOURCE: {"head": "context", "column": None}}},
     "wo-cm": {"model": {"use_mechanisms": False}, "losses": losses_without("imagine.mechanisms")},
     "wo-know": {"model": {"use_knowledge": False}},
     "wo-div": {"losses": losses_without("imagine.diversity")},
@@ -143,7 +149,8 @@ class ImagineSystem(System):
             "data": {"shape": "turn"},
             "tokenizer": {"kind": "word", "vocab_size": 30000, "max_target_tokens": 64},
             "losses": [dict(spec) for spec in PAPER_LOSSES],
-            "knowledge": {KNOWLEDGE_SOURCE: {}},
+            # COMET reads the causes C (§3.2.2), the column ``imagine.causes`` writes
+            "knowledge": {KNOWLEDGE_SOURCE: {"head": "column", "column": CAUSE_FIELD}},
             # Appendix B: Adam, lr 1e-4, early stopping on the validation loss (the schedule and
             # batch size are not given: a constant rate and CEM's batch of 16)
             "train": {"optimizer": "adam", "lr": 1e-4, "betas": [0.9, 0.98], "eps": 1e-9, "schedule": "constant",
@@ -165,8 +172,10 @@ class ImagineSystem(System):
         if self.options.use_causes:
             detector = CauseDetector(self.detector_options)
             # fitted before knowledge, so that a COMET reading the causes could follow it
-            specs.append(FitSpec(CAUSE_DETECTOR, detector, {"reccon": reccon_digests(self.detector_options.reccon_dir)},
-                                 stage="before_knowledge"))
+            spec = FitSpec(CAUSE_DETECTOR, detector, {"reccon": reccon_digests(self.detector_options.reccon_dir)},
+                           stage="before_knowledge")
+            self._cause_fit_dir = fitted_directory(self.config, spec)
+            specs.append(spec)
         if self.options.use_mechanisms:
             for m in MECHANISMS:
                 classifier = MechanismClassifier(self.mechanism_options, mechanism=m)
@@ -186,6 +195,17 @@ class ImagineSystem(System):
                               f"(knowledge.\"{KNOWLEDGE_SOURCE}\") or use the preset wo-know")
         if self.options.tiny_comet:
             sources[KNOWLEDGE_SOURCE]["model_name_or_path"] = str(tiny_comet_directory())
+        comet = sources[KNOWLEDGE_SOURCE]
+        if comet.get("head") == "column" and comet.get("column") == CAUSE_FIELD:
+            if not self.options.use_causes:
+                raise ConfigError(f"knowledge.\"{KNOWLEDGE_SOURCE}\".head: column reads the causes, but "
+                                  f"model.use_causes is false; set knowledge.\"{KNOWLEDGE_SOURCE}\".head=context "
+                                  f"and column=null (the preset wo-cause does)")
+            # the causes first: the core keeps this order (comet.imagine's requires cannot depend on its options)
+            fit_dir = getattr(self, "_cause_fit_dir", None)
+            causes = {**sources.pop(CAUSE_SOURCE, {}), "detector": self.detector_options.model_dump(mode="json"),
+                      "fitted_dir": str(fit_dir) if fit_dir is not None and CAUSE_DETECTOR in self.fitted else None}
+            sources = {CAUSE_SOURCE: causes, **sources}
         return sources
 
     # -- statistics ---------------------------------------------------------------------------
@@ -355,6 +375,15 @@ class ImagineSystem(System):
                             causes=CauseEncoder(embedding, encoder()),
                             mechanisms=CommunicationHeads(d) if o.use_mechanisms else None,
                             knowledge=knowledge, refinement=refinement, decoder=decoder, d_model=d)
+
+
+def fitted_directory(config: Any, spec: FitSpec) -> Path:
+    """Where the core's fit stage keeps ``spec``'s result (``<cache>/fitted/<key>``)."""
+    from edg.data import default_cache_dir
+    from edg.fitting import cache_key
+
+    root = Path(config.data.cache_dir).expanduser() if config.data.cache_dir else default_cache_dir()
+    return root / "fitted" / cache_key(spec)
 
 
 def cls_sequence(utterances: list[list[int]], roles: list[int], cls_id: int, limit: int) -> tuple[list[int], list[int]]:

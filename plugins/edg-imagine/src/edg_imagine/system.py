@@ -328,18 +328,6 @@ class ImagineSystem(System):
         batch["emotion_id"] = torch.tensor([s["emotion_id"] for s in samples], dtype=torch.long)
         return batch
 
-    def build_losses(self):
-        """The configured terms, set up with the training statistics at once, so that a
-        validation pass before training (``edg.testing.train_and_validate``) already has the
-        FACE weights; the training loop sets them up again with its own context."""
-        from edg.interfaces.loss import TrainingContext
-
-        losses = super().build_losses()
-        context = TrainingContext(tokenizer=self.tokenizer, statistics=self.statistics)
-        for _name, _weight, term in losses:
-            term.setup(context)
-        return losses
-
     # -- model --------------------------------------------------------------------------------
     def build_model(self):
         from edg_imagine.cause_encoder import CauseEncoder

@@ -9,9 +9,9 @@ from contextlib import nullcontext
 
 import torch
 
-STEPS = 400
-SMALL = ["model.hidden=96", "model.utterance_hidden=48", "model.embedding_dim=96", "model.max_utterance_tokens=24",
-         "model.listener_labels=utterance_labels", "tokenizer.vocab_size=3000", "tokenizer.max_target_tokens=12",
+STEPS = 500
+SMALL = ["model.hidden=96", "model.utterance_hidden=48", "model.embedding_dim=96", "model.max_utterance_tokens=32",
+         "model.listener_labels=utterance_labels", "tokenizer.vocab_size=3000", "tokenizer.max_target_tokens=16",
          "train.batch_size=24", "train.lr=5e-3", f"train.max_steps={STEPS}",
          f"train.eval_every={STEPS}", "train.threads=1", "train.progress=false", "train.precision=fp32",
          "train.device=cpu"]

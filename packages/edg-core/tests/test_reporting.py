@@ -66,7 +66,7 @@ def test_published_transcription_spot_checks():
     assert eth["EmpHi"].extra["params"] == "10.92M"
     for e in PUBLISHED:
         assert set(e.metrics) <= set(METRIC_NAMES), e
-        assert e.notes and e.paper in {"nec", "ctsm", "imagine", "ethreed", "mime-release"}
+        assert e.notes and e.paper in {"nec", "ctsm", "imagine", "ethreed", "mime-release", "kemp-release"}
 
 
 def test_published_table_sizes():

@@ -17,8 +17,8 @@ def test_registered_names_and_the_authors_defaults(make_system):
     from edg.plugins import load_for_system
 
     plugins = load_for_system("moel")
-    assert plugins.registered_by("baselines")["system"] == ["mime", "moel"]
-    assert plugins.registered_by("baselines")["loss_term"] == ["mime.kl"]
+    assert {"moel", "mime"} <= set(plugins.registered_by("baselines")["system"])
+    assert "mime.kl" in plugins.registered_by("baselines")["loss_term"]
     assert "moel.listeners" in plugins.registered_by("baselines")["decoder"]
     system = make_system("moel", presets=())
     o, c = system.options, system.config

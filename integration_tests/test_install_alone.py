@@ -114,18 +114,19 @@ def test_nec_installed_alone_runs_its_tiny_preset(wheels, tmp_path):
 def test_ctsm_installed_alone_runs_its_tiny_preset(wheels, tmp_path):
     bin_dir = install_alone(tmp_path, wheels, "edg-ctsm")
     _assert_not_from_checkout(bin_dir, ["edg", "edg_ctsm", "edg_comet", "edg_vad"])
-    assert _installed_plugins(bin_dir, tmp_path) == {"core", "comet", "vad", "ctsm"}
+    assert _installed_plugins(bin_dir, tmp_path) == {"core", "comet", "vad", "baselines", "ctsm"}
     result = _run_tiny(bin_dir, tmp_path, "ctsm", ["data.max_train=48", "data.max_valid=8", "data.max_test=8",
                                                    "train.max_steps=2", "train.eval_every=2"])
     assert {"acc", "ppl", "dist-1", "dist-2"} <= set(result["summary"]["test"])
-    assert set(result["env"]["plugins"]) >= {"core", "comet", "vad", "ctsm"}
+    assert set(result["env"]["plugins"]) >= {"core", "comet", "vad", "baselines", "ctsm"}
     # without the plugins it depends on (as after `pip install --no-deps`): one error names every package
     _run([_uv(), "pip", "uninstall", "--python", bin_dir / "python", "edg-comet", "edg-vad"], cwd=tmp_path,
          env=_clean_env())
     out = subprocess.run([bin_dir / "edg", "run", "--plugin", "ctsm", "--preset", "tiny"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300, env=_clean_env())
     assert out.returncode == 2
-    assert out.stderr.strip() == ("edg: error: missing packages: edg-comet (required by edg-ctsm); "
+    assert out.stderr.strip() == ("edg: error: missing packages: edg-comet (required by edg-baselines); "
+                                  "edg-vad (required by edg-baselines); edg-comet (required by edg-ctsm); "
                                   "edg-vad (required by edg-ctsm); install them: pip install edg-comet edg-vad")
 
 

@@ -261,7 +261,7 @@ class PluginManager:
                 if item not in missing:
                     missing.append(item)
         if missing:
-            install = " ".join(shlex.quote(m.split(" (")[0]) for m in dict.fromkeys(missing))
+            install = " ".join(shlex.quote(package) for package in dict.fromkeys(m.split(" (")[0] for m in missing))
             raise PluginError(f"missing packages: {'; '.join(missing)}; install them: pip install {install}")
 
     def _load_one(self, name: str, explicit: bool) -> None:

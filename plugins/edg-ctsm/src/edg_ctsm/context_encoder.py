@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from edg.api import DialogueEmbedding
 from edg.interfaces.emotion import EmotionModule
-from edg_ctsm.encoders import SeqEncoder
+from edg_baselines.cem_encoder import CemEncoder
 
 
 @dataclass
@@ -52,9 +52,9 @@ class InferenceEnrichedContextEncoder(nn.Module):
         self.embedding = embedding
         kw = dict(layers=layers, heads=heads, ffn_dim=ffn_dim, dropout=dropout, max_len=max_len)
         # DialogueEmbedding already adds positions: the encoders here take it as is
-        self.context_encoder = SeqEncoder(d_model, d_model, positions=False, **kw)
-        self.affective_encoder = SeqEncoder(d_model, d_model, positions=False, **kw)
-        self.cognitive_encoder = SeqEncoder(d_model, d_model, positions=False, **kw) if num_cognitive else None
+        self.context_encoder = CemEncoder(d_model, d_model, positions=False, **kw)
+        self.affective_encoder = CemEncoder(d_model, d_model, positions=False, **kw)
+        self.cognitive_encoder = CemEncoder(d_model, d_model, positions=False, **kw) if num_cognitive else None
         self.num_cognitive = num_cognitive
         self.fusions = nn.ModuleDict({name: make_refinement() for name in contexts})
 

@@ -30,7 +30,7 @@ from edg.interfaces.model import EdgModel
 from edg.interfaces.types import EmotionOutput, EncoderOutput, ModelOutput
 from edg_ctsm.context_encoder import InferenceEnrichedContextEncoder
 from edg_ctsm.emotion_guidance import EmotionGuidance
-from edg_ctsm.encoders import SeqEncoder, masked_mean
+from edg_baselines.cem_encoder import CemEncoder, masked_mean
 from edg_ctsm.trait import trait_embedding
 
 
@@ -64,7 +64,7 @@ class CtsmModel(EdgModel):
         if emotion_counts is not None:  # the heads start at the training split's class prior
             self.guidance.init_prior(emotion_counts)
         if ccl is not None:
-            self.response_encoder = SeqEncoder(d_model, d_model, positions=False, **ccl["encoder"])
+            self.response_encoder = CemEncoder(d_model, d_model, positions=False, **ccl["encoder"])
             dim = ccl["dim"]
             sizes = {"context": d_model, "response": d_model, "emotion": d_t_out + d_s_out, "generated": d_model}
             if not sizes["emotion"]:

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from edg.config import StrictModel
 from edg.interfaces.emotion import EmotionModule
 from edg.interfaces.types import EmotionOutput
-from edg_ctsm.encoders import SeqEncoder, masked_mean
+from edg_baselines.cem_encoder import CemEncoder, masked_mean
 
 
 class StateEmotionOptions(StrictModel):
@@ -102,7 +102,7 @@ class StateEmotion(EmotionModule):
                 self.w2.bias.copy_(self.w1.bias)
         self.compress = nn.Linear(d_model, options.d_cs)  # H̃_C
         self.d_s = num_emotions + 1 + options.d_cs
-        self.encoder = SeqEncoder(self.d_s, self.d_s, layers=options.layers, heads=options.heads,
+        self.encoder = CemEncoder(self.d_s, self.d_s, layers=options.layers, heads=options.heads,
                                   ffn_dim=options.ffn_dim, dropout=options.dropout, positions=False)
         table = idf_table(list(vocab or []), idf, options.idf_scaling)
         self.register_buffer("idf", table)

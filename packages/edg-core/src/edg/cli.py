@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the split of --data the outputs are of (default: test)")
     p.add_argument("--metrics", help="comma-separated metric names (default: all available)")
     p.add_argument("--bertscore-model", metavar="PATH", help="local model for bertscore")
+    p.add_argument("--compare", metavar="FILE_B", help="paired bootstrap: FILE (A) against FILE_B (B) over the same "
+                                                     "samples; each metric's B - A with a 95%% CI and p-value")
+    p.add_argument("--samples", type=int, metavar="N", help="bootstrap resamples of --compare (default 1000)")
+    p.add_argument("--seed", type=int, metavar="S", help="seed of the --compare resampling (default 1)")
 
     p = sub.add_parser("export", help="copy a run's publishable files (config, summary, metrics log, outputs "
                                       "without dataset text) into a directory, to be rescored with `edg score --data`")
@@ -362,6 +366,8 @@ def cmd_score(args) -> int:
     from edg.metrics.scoring import score_outputs
     from edg.reporting.report import format_metrics_table
 
+    if args.compare or args.samples is not None or args.seed is not None:
+        return cmd_compare(args)
     if args.split != "test" and not args.data:
         raise ConfigError("--split names a split of --data; give --data PATH too")
     names = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
@@ -369,6 +375,22 @@ def cmd_score(args) -> int:
                            data=args.data, split=args.split)
     print(format_metrics_table(scores.metrics))
     print(scores.coverage(args.file, args.data, args.split))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    """``edg score A --compare B``: paired bootstrap of every metric (edg.metrics.significance)."""
+    from edg.metrics.significance import DEFAULT_SAMPLES, DEFAULT_SEED, compare_files, format_comparison
+
+    if not args.compare:
+        raise ConfigError("--samples and --seed are options of --compare FILE_B")
+    if args.split != "test" and not args.data:
+        raise ConfigError("--split names a split of --data; give --data PATH too")
+    names = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    comparison = compare_files(args.file, args.compare, names, data=args.data, split=args.split,
+                               samples=DEFAULT_SAMPLES if args.samples is None else args.samples,
+                               seed=DEFAULT_SEED if args.seed is None else args.seed)
+    print(format_comparison(comparison))
     return 0
 
 

@@ -1,7 +1,10 @@
 """Rescore a file of outputs written by any system with edg's one evaluator.
 
-Two formats (chosen by extension: ``.jsonl``/``.json`` -> JSON lines, ``.tsv``/``.tab`` -> TSV;
-any other extension is sniffed from its first non-blank character, ``{`` meaning JSON lines):
+edg's own two formats (chosen by extension: ``.jsonl``/``.json`` -> JSON lines, ``.tsv``/``.tab``
+-> TSV; any other extension is sniffed from its first non-blank character, ``{`` meaning JSON
+lines), described below. The released outputs of other repositories (MoEL/MIME/CEM test logs,
+KEMP/EmpDG ``Pred:``/``Ref:`` files, EmpDG's ``models_result.json``) are read by
+:mod:`edg.metrics.released_formats`, which :func:`score_outputs` uses for every file:
 
 * JSON lines: one object per line with string keys ``hypothesis`` and ``reference`` and optional
   ``emotion`` (gold label) and ``pred_emotion`` (predicted label; name or 32-way index). Other
@@ -50,6 +53,11 @@ class Scores:
     """samples scored (lines of the file)"""
     split_samples: int | None = None
     """samples of the dataset split joined with the file (``None`` without ``data``)"""
+    parsing: str = ""
+    """how a released file was read (format, system, quirks; :meth:`Released.describe`);
+    empty for edg's own JSONL/TSV read with the defaults"""
+    variants: tuple[str, ...] = ()
+    """the metric variants scored besides the default metrics (:mod:`edg.metrics.variants`)"""
 
     def coverage(self, path: str | Path, data: str | Path | None = None, split: str = "test") -> str:
         """One line saying how many samples were scored, and of how many in the split."""
@@ -248,6 +256,10 @@ def score_outputs(
     data: str | Path | None = None,
     split: str = "test",
     allow_all_empty: bool = False,
+    format: str | None = None,
+    system: str | None = None,
+    quirks: bool = False,
+    variants: Iterable[str] | None = None,
 ) -> Scores:
     """Rescore an outputs file with :func:`edg.metrics.compute_metrics`.
 
@@ -262,11 +274,26 @@ def score_outputs(
     (:func:`join_references`); the file may hold only some of the split's samples, and
     :attr:`Scores.split_samples` says how many the split has. A file whose hypotheses are all
     empty is refused unless ``allow_all_empty`` (a run's own outputs, checked as they are).
+
+    ``format``, ``system`` and ``quirks`` read the released outputs of other repositories
+    (:func:`edg.metrics.released_formats.read_released`; ``format=None`` detects it);
+    :attr:`Scores.parsing` says how such a file was read. ``variants`` adds the named metric
+    variants of :mod:`edg.metrics.variants` (keys ``<variant>:<metric>``) after the metrics.
     """
+    from edg.errors import ConfigError
     from edg.metrics import compute_metrics
     from edg.metrics.accuracy import accuracy
+    from edg.metrics.released_formats import read_released
+    from edg.metrics.variants import check_variants, resolve_variants, score_variants
 
-    p, rows = _read(path, REQUIRED_WITH_DATA if data is not None else REQUIRED_KEYS)
+    variant_names = check_variants(variants, "variants") if variants is not None else []
+    released = read_released(path, format, system, quirks,
+                             required=REQUIRED_WITH_DATA if data is not None else REQUIRED_KEYS)
+    if data is not None and released.format not in ("jsonl", "tsv"):
+        raise ConfigError(f"--data joins the references by sample id; a {released.format} file has no ids "
+                          f"(its references are in the file)")
+    p, rows = released.path, released.rows
+    plain = released.format in ("jsonl", "tsv") and not quirks
     split_samples = join_references(p, rows, data, split) if data is not None else None
     names = [names] if isinstance(names, str) else (list(names) if names is not None else None)
     heads = _other_heads(rows)
@@ -320,7 +347,13 @@ def score_outputs(
             metrics[metric] = accuracy([r[head] for r in scored], [r[f"pred_{head}"] for r in scored])
         elif names is not None:
             raise DataError(f"{p}: no line has both {head!r} and 'pred_{head}' to score {metric!r}")
-    return Scores(metrics, len(rows), split_samples)
+    if variant_names:
+        variant_names = resolve_variants(variant_names, has_nll=nll_sum is not None, key="variants")
+        try:
+            metrics.update(score_variants([rec for _, rec in rows], variant_names))
+        except DataError as exc:
+            raise DataError(f"{p}: {exc}") from None
+    return Scores(metrics, len(rows), split_samples, "" if plain else released.describe(), tuple(variant_names))
 
 
 def score_file(

@@ -76,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the split of --data the outputs are of (default: test)")
     p.add_argument("--metrics", help="comma-separated metric names (default: all available)")
     p.add_argument("--bertscore-model", metavar="PATH", help="local model for bertscore")
+    p.add_argument("--format", metavar="NAME", help="format of FILE: jsonl, tsv, mime (MoEL/MIME/CEM test logs; "
+                                                   "alias cem), moel (MoEL's per-system lines), pred-ref (KEMP/EmpDG "
+                                                   "Pred:/Ref:; alias kemp), empdg-json (default: detected)")
+    p.add_argument("--system", metavar="NAME", help="the system or decoding to score in a multi-system file "
+                                                   "(mime: greedy, beam, topk; default greedy)")
+    p.add_argument("--quirks", action="store_true", help="parse as the authors' scripts did: line.strip('Pred:') "
+                                                        "removes every leading P, r, e, d, : (see docs/metrics.md)")
+    p.add_argument("--variant", "--variants", dest="variants", action="append", metavar="NAME",
+                   help="also score this named metric variant (repeatable or comma-separated; 'all' for every one), "
+                        "e.g. bleu-corpus-nosmooth; see docs/metrics.md")
     p.add_argument("--compare", metavar="FILE_B", help="paired bootstrap: FILE (A) against FILE_B (B) over the same "
                                                      "samples; each metric's B - A with a 95%% CI and p-value")
     p.add_argument("--samples", type=int, metavar="N", help="bootstrap resamples of --compare (default 1000)")
@@ -364,16 +374,26 @@ def cmd_config(args) -> int:
 
 def cmd_score(args) -> int:
     from edg.metrics.scoring import score_outputs
+    from edg.metrics.variants import check_variants, format_variants_table, variant_keys
     from edg.reporting.report import format_metrics_table
 
+    if args.compare and (args.format or args.system or args.quirks or args.variants):
+        raise ConfigError("--format, --system, --quirks and --variant are not options of --compare")
     if args.compare or args.samples is not None or args.seed is not None:
         return cmd_compare(args)
     if args.split != "test" and not args.data:
         raise ConfigError("--split names a split of --data; give --data PATH too")
     names = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
     scores = score_outputs(args.file, names=names, bertscore_model=args.bertscore_model,
-                           data=args.data, split=args.split)
-    print(format_metrics_table(scores.metrics))
+                           data=args.data, split=args.split, format=args.format, system=args.system,
+                           quirks=args.quirks,
+                           variants=check_variants(args.variants, "--variant") if args.variants else None)
+    if scores.parsing:
+        print(scores.parsing)
+    extra = set(variant_keys(scores.variants))
+    print(format_metrics_table({k: v for k, v in scores.metrics.items() if k not in extra}))
+    if scores.variants:
+        print(format_variants_table(scores.metrics, scores.variants))
     print(scores.coverage(args.file, args.data, args.split))
     return 0
 

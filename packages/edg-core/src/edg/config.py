@@ -15,6 +15,7 @@ from typing import Any, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError
+from pydantic import field_validator
 
 from edg.errors import ConfigError
 
@@ -125,6 +126,20 @@ class EvalConfig(StrictModel):
     batch_size: PositiveInt = 32
     metrics: Optional[list[str]] = None
     """``None``: every metric the outputs support (bertscore only with a model)."""
+    variants: list[str] = []
+    """Named metric variants (:mod:`edg.metrics.variants`, e.g. ``[bleu-corpus-nosmooth,
+    dist-concat]``; ``all`` for every one) scored besides ``metrics``, under the keys
+    ``<variant>:<metric>``; ``[]``: none (the metrics are exactly edg's defaults)."""
+
+    @field_validator("variants")
+    @classmethod
+    def _known_variants(cls, value: list[str]) -> list[str]:
+        from edg.metrics.variants import check_variants
+
+        try:
+            return check_variants(value, "eval.variants")
+        except ConfigError as exc:  # pydantic reports ValueErrors with the key
+            raise ValueError(str(exc).removeprefix("eval.variants: ")) from None
     bertscore_model: Optional[str] = None
 
 

@@ -92,6 +92,11 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
         scored = [r for r in records if r.get(name) is not None]
         if scored:
             metrics[f"acc-{name}"] = accuracy([r[name] for r in scored], [r[f"pred_{name}"] for r in scored])
+    # named metric variants (eval.variants), under their own keys: the metrics above stay edg's
+    if config.eval.variants and records:
+        from edg.metrics.variants import score_variants
+
+        metrics.update(score_variants(records, config.eval.variants))
     return records, metrics
 
 

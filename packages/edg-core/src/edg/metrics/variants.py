@@ -98,10 +98,12 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             "edg's default ppl: exp(sum of nll / sum of tokens) over all samples",
             "edg (default)", needs_nll=True),
     Variant("ppl-sentavg", ("ppl",),
-            "mean over samples of exp(nll_i / tokens_i) (the mean of per-sample perplexities)",
+            "mean over samples of exp(nll_i / tokens_i) (the mean of per-sample perplexities; samples with no "
+            "target token skipped)",
             "per-example perplexity averages", needs_nll=True),
     Variant("ppl-meanloss", ("ppl",),
-            "exp(mean over samples of nll_i / tokens_i) (exp of the mean per-sample token loss)",
+            "exp(mean over samples of nll_i / tokens_i) (exp of the mean per-sample token loss; samples with no "
+            "target token skipped)",
             "MoEL, MIME, CEM print exp(mean of per-batch mean losses): this at batch size 1", needs_nll=True),
 )}
 
@@ -314,14 +316,17 @@ def _dist_concat(texts: _Texts, records) -> list[float]:
 
 
 def _losses(records) -> list[tuple[float, int]]:
+    """(nll, tokens) of every record with at least one target token (a sample without one has
+    no per-sample perplexity; it adds nothing to ppl-token either)."""
     out = []
     for i, rec in enumerate(records):
         nll, tokens = rec.get("nll"), rec.get("tokens")
         if nll is None or tokens is None:
             raise DataError(f"record {i}: the ppl variants need 'nll' and 'tokens' on every sample")
-        if tokens <= 0:
-            raise DataError(f"record {i}: 'tokens' is {tokens}; a per-sample perplexity needs at least one token")
-        out.append((float(nll), int(tokens)))
+        if tokens > 0:
+            out.append((float(nll), int(tokens)))
+    if not out:
+        raise DataError("no sample has a target token; the ppl variants need at least one")
     return out
 
 
@@ -390,3 +395,17 @@ def score_variants(records: Sequence[dict], names: str | Iterable[str]) -> dict[
         values = _COMPUTE[name](texts, records)
         out.update({f"{name}:{key}": value for key, value in zip(VARIANTS[name].keys, values)})
     return out
+
+
+def format_variants_table(metrics: dict[str, float], names: Iterable[str]) -> str:
+    """A Markdown table ``| variant | metric | value | definition |`` of the variants' values
+    in ``metrics`` (values to 2 decimals, as the metrics table prints them)."""
+    lines = ["| variant | metric | value | definition |", "|---|---|---:|---|"]
+    for name in names:
+        definition = VARIANTS[name].definition
+        for key in VARIANTS[name].keys:
+            value = metrics.get(f"{name}:{key}")
+            if value is not None:
+                lines.append(f"| {name} | {key} | {value:.2f} | {definition} |")
+                definition = "as above"  # printed once per variant
+    return "\n".join(lines) + "\n"

@@ -51,3 +51,25 @@ def test_a_single_tensor_is_the_sample_emotion(tmp_path, monkeypatch):
     assert all(r["pred_emotion"] in EMOTIONS for r in records)
     with pytest.raises(TypeError, match="predict_emotion must return"):
         emotion_heads([1, 2])
+
+
+def test_further_classifications_are_scored_against_their_batch_labels(tmp_path, monkeypatch):
+    """``predict_labels``: class indices against the batch's gold, -1 meaning no label."""
+    from edg.evaluation import evaluate
+
+    session, splits, model = _build(tmp_path, monkeypatch)
+    test = splits["test"]
+
+    def predict_labels(batch, outputs):
+        n = batch["input_ids"].size(0)
+        assert outputs.decoder.logits.size(0) == n  # the batch's own teacher-forced pass
+        gold = torch.arange(n) % 3 - 1  # -1, 0, 1, -1, 0, 1...
+        return {"mechanism": (torch.zeros(n, dtype=torch.long), gold)}
+
+    monkeypatch.setattr(model, "predict_labels", predict_labels)
+    records, metrics = evaluate(model, session.system, test, device=torch.device("cpu"), progress=False)
+    assert all(r["pred_mechanism"] == 0 and r["gold_mechanism"] in (-1, 0, 1) for r in records)
+    labelled = [r for r in records if r["gold_mechanism"] >= 0]
+    expected = 100.0 * sum(r["gold_mechanism"] == 0 for r in labelled) / len(labelled)
+    assert metrics["acc-mechanism"] == pytest.approx(expected)
+    assert 0 < metrics["acc-mechanism"] < 100

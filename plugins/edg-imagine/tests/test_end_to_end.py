@@ -1,7 +1,7 @@
 """``edg run --plugin imagine --preset tiny`` on real ED samples, offline on CPU: the fit
 stage (RECCON cause detector, three EPITOME classifiers, small encoders), COMET knowledge
 from a tiny random COMET through edg-comet's ``comet.imagine``, training with the four
-losses, and evaluation (emotion accuracy, PPL, BLEU, Dist-n) with greedy decoding."""
+losses, and evaluation (emotion and mechanism accuracy, PPL, BLEU, Dist-n) with greedy decoding."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def test_edg_run_imagine_tiny(data_overrides, tmp_path, monkeypatch):
     (run_dir,) = list((tmp_path / "runs" / "imagine").iterdir())
     summary = json.loads((run_dir / "summary.json").read_text())
     metrics = summary["evaluations"]["test"]["metrics"]
-    for key in ("acc", "ppl", "bleu-2", "dist-1", "dist-2"):
+    for key in ("acc", "ppl", "bleu-2", "dist-1", "dist-2", "acc-cm_er", "acc-cm_ip", "acc-cm_ex"):
         assert key in metrics, key
     fitted = json.loads((run_dir / "fitted.json").read_text())
     assert set(fitted) == {"cause_detector", "mechanism_er", "mechanism_ip", "mechanism_ex"}
@@ -28,6 +28,9 @@ def test_edg_run_imagine_tiny(data_overrides, tmp_path, monkeypatch):
     assert all("test_accuracy" in fitted[f"mechanism_{m}"]["metrics"] for m in ("er", "ip", "ex"))
     outputs = [json.loads(line) for line in (run_dir / "test_outputs.jsonl").read_text().splitlines()]
     assert len(outputs) == 10 and all("pred_emotion" in o for o in outputs)
+    # the mechanism heads against the EPITOME labels of each reference, as the evaluator scores them
+    er = [o["pred_cm_er"] == o["gold_cm_er"] for o in outputs]
+    assert metrics["acc-cm_er"] == 100.0 * sum(er) / len(er)
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in records if r["split"] == "train"]
     assert train and all(k in train[-1] for k in ("nll", "emotion", "imagine.mechanisms", "imagine.diversity"))

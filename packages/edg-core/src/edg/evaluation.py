@@ -46,6 +46,7 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=system.collate)
     by_index: dict[int, dict[str, Any]] = {}
     head_names: set[str] = set()
+    label_names: set[str] = set()
     for indices, batch in tqdm(zip(batches, loader), total=len(batches), desc=f"evaluate {config.eval.split}",
                                disable=not progress, dynamic_ncols=True):
         batch = to_device(batch, device)
@@ -56,6 +57,8 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
         predicted = model.predict_emotion(batch) if system.predicts_emotion else None
         heads = emotion_heads(predicted)
         head_names.update(heads)
+        labels = {name: (pred.tolist(), gold.tolist()) for name, (pred, gold) in model.predict_labels(batch, outputs).items()}
+        label_names.update(labels)
         for i, cands in enumerate(candidates):
             sample = dataset[indices[i]]
             record = {
@@ -71,6 +74,8 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
                 record[f"pred_{name}"] = EMOTIONS[int(logits[i].argmax())]
                 if name != "emotion" and sample.get(name) is not None:
                     record[name] = sample[name]
+            for name, (pred, gold) in labels.items():
+                record[f"pred_{name}"], record[f"gold_{name}"] = int(pred[i]), int(gold[i])
             by_index[indices[i]] = record
     records = [by_index[i] for i in sorted(by_index)]
     # fsum: the exactly rounded sum, whatever the order, so a rescored file gives the same ppl
@@ -92,6 +97,11 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
         scored = [r for r in records if r.get(name) is not None]
         if scored:
             metrics[f"acc-{name}"] = accuracy([r[name] for r in scored], [r[f"pred_{name}"] for r in scored])
+    # the model's further classifications (``predict_labels``): over the samples with a gold label
+    for name in sorted(label_names):
+        scored = [r for r in records if r[f"gold_{name}"] >= 0]
+        if scored:
+            metrics[f"acc-{name}"] = 100.0 * sum(r[f"pred_{name}"] == r[f"gold_{name}"] for r in scored) / len(scored)
     # named metric variants (eval.variants), under their own keys: the metrics above stay edg's
     if config.eval.variants and records:
         from edg.metrics.variants import score_variants

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-MECHANISMS = ("er", "ip", "ex")
+from edg_imagine.epitome import MECHANISMS
 
 
 class CommunicationHeads(nn.Module):

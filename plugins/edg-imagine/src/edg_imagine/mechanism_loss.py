@@ -12,8 +12,7 @@ import torch.nn.functional as F
 from edg.config import StrictModel
 from edg.interfaces.loss import LossTerm, LossValue
 from edg.interfaces.types import ModelOutput
-
-MECHANISMS = ("er", "ip", "ex")
+from edg_imagine.epitome import MECHANISMS
 
 
 def mechanism_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ from edg.interfaces.model import EdgModel
 from edg.interfaces.types import EmotionOutput, EncoderOutput, ModelOutput
 from edg_imagine.cause_encoder import CauseEncoder
 from edg_imagine.communication_heads import CommunicationHeads
+from edg_imagine.epitome import MECHANISMS
 from edg_imagine.emotion_perception import EmotionPerception
 from edg_imagine.knowledge_encoder import GROUPS, KnowledgeEncoder
 from edg_imagine.knowledge_refinement import KnowledgeRefinement, fused_memory
@@ -72,3 +73,12 @@ class ImagineModel(EdgModel):
 
     def predict_emotion(self, batch: dict[str, Any]) -> Tensor:
         return self.perceive(batch)[1]
+
+    def predict_labels(self, batch: dict[str, Any], outputs: ModelOutput) -> dict[str, tuple[Tensor, Tensor]]:
+        """Each mechanism head's predicted degree (eq. 7) against the EPITOME classifiers' label
+        of the reference response: the evaluator's ``acc-cm_er``, ``acc-cm_ip``, ``acc-cm_ex``."""
+        logits = outputs.extras.get("mechanism_logits")
+        if logits is None:  # wo-cm
+            return {}
+        predicted, gold = logits.argmax(-1), batch["mechanism_labels"]
+        return {f"cm_{m}": (predicted[:, i], gold[:, i]) for i, m in enumerate(MECHANISMS)}

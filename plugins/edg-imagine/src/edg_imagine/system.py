@@ -34,9 +34,9 @@ from edg.config import StrictModel, deep_merge, validate
 from edg.errors import ConfigError
 from edg.interfaces.fitted import FitSpec
 from edg.interfaces.system import System
+from edg_imagine.epitome import MECHANISMS
 
 CAUSE_DETECTOR = "cause_detector"
-MECHANISMS = ("er", "ip", "ex")
 KNOWLEDGE_SOURCE = "comet.imagine"
 KNOWLEDGE_FIELD = "comet_imagine"
 CAUSE_SOURCE = "imagine.causes"

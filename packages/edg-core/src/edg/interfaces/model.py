@@ -47,3 +47,11 @@ class EdgModel(nn.Module, ABC):
         sample field of that name when the sample has it (``acc``, ``acc-listener_emotion``);
         or ``None`` for systems that do not predict emotion."""
         return None
+
+    def predict_labels(self, batch: dict[str, Any], outputs: ModelOutput) -> Mapping[str, tuple[Tensor, Tensor]]:
+        """Further classifications a system makes besides the emotion, scored at evaluation:
+        ``{name: (predicted [B], gold [B])}`` as class indices, gold ``-1`` where a sample has
+        no label (IMAGINE's communication mechanisms against its EPITOME labels). ``outputs`` is
+        this batch's teacher-forced :meth:`forward`. The evaluator writes ``pred_<name>`` and
+        ``gold_<name>`` into each output record and reports ``acc-<name>``."""
+        return {}

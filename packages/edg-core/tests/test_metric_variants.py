@@ -199,3 +199,20 @@ def test_score_outputs_variants_after_the_unchanged_defaults(tmp_path):
     assert list(both.metrics)[len(plain.metrics):] == ["ppl-sentavg:ppl", "dist-concat:dist-1", "dist-concat:dist-2"]
     assert both.variants == ("ppl-sentavg", "dist-concat") and plain.variants == ()
     assert both.metrics["ppl-sentavg:ppl"] == pytest.approx(math.exp(1.5))
+
+
+def test_a_runs_evaluation_adds_the_configured_variants(tmp_path, monkeypatch):
+    import torch
+    from edg import pipeline
+    from edg.evaluation import evaluate
+    from edg.testing import TINY_TRANSFORMER
+
+    monkeypatch.setenv("EDG_CACHE", str(tmp_path / "cache"))
+    overrides = [*TINY_TRANSFORMER, "train.threads=1", "eval.variants=[bleu-corpus-nosmooth,ppl-sentavg]"]
+    session = pipeline.open_session("transformer", None, overrides)
+    splits, model = pipeline.build_everything(session, tmp_path / "run", progress=False)
+    records, metrics = evaluate(model, session.system, splits["test"], device=torch.device("cpu"), progress=False)
+    variant_keys = [k for k in metrics if ":" in k]
+    assert variant_keys == [*(f"bleu-corpus-nosmooth:bleu-{n}" for n in range(1, 5)), "ppl-sentavg:ppl"]
+    assert metrics["ppl-sentavg:ppl"] == pytest.approx(score_variants(records, ["ppl-sentavg"])["ppl-sentavg:ppl"])
+    assert "ppl" in metrics and "bleu-4" in metrics  # the default metrics are still there

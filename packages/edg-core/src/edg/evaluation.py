@@ -38,6 +38,7 @@ def metric_text(text: str) -> str:
 def evaluate(model, system, dataset, *, device: torch.device, progress: bool = True,
              reranker: Optional[Any] = None) -> tuple[list[dict[str, Any]], dict[str, float]]:
     from edg.metrics import compute_metrics
+    from edg.metrics.bertscore import BertScoreSettings
 
     config = system.config
     model.eval()
@@ -89,7 +90,7 @@ def evaluate(model, system, dataset, *, device: torch.device, progress: bool = T
         nll_sum=nll_sum,
         num_tokens=tokens,
         names=config.eval.metrics,
-        bertscore_model=config.eval.bertscore_model,
+        bertscore_model=BertScoreSettings.from_eval(config.eval),
         allow_all_empty=True,
     )
     # further named predictions: accuracy over the samples that carry that label

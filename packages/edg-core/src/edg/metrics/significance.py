@@ -31,6 +31,7 @@ A difference is a :class:`~edg.errors.DataError` naming the files, line and id.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -265,6 +266,8 @@ class Comparison:
     resamples: int
     seed: int
     rows: list[MetricComparison]
+    bertscore: dict | None = None
+    """the settings of the bertscore row (:func:`edg.metrics.bertscore.describe`)"""
 
     def row(self, name: str) -> MetricComparison:
         return next(r for r in self.rows if r.name == name)
@@ -416,21 +419,26 @@ def compare_rows(
     label_b: str = "B",
     samples: int = DEFAULT_SAMPLES,
     seed: int = DEFAULT_SEED,
-    bertscore: dict | None = None,
+    bertscore=None,
 ) -> Comparison:
     """Align two systems' ``(line, record)`` rows (:func:`align`) and run :func:`paired_bootstrap`.
-    ``bertscore``: keyword arguments of :func:`edg.metrics.bertscore.bertscore_f1` (``model``...)
-    to compare per-sample BERTScore F1 too."""
+    ``bertscore``: a :class:`~edg.metrics.bertscore.BertScoreSettings` to compare per-sample
+    BERTScore F1 too (:attr:`Comparison.bertscore` then records its settings)."""
     rows_b = align(rows_a, rows_b, label_a, label_b)
     f1_a = f1_b = None
     if bertscore is not None:
         from edg.metrics.bertscore import bertscore_f1
 
         refs = [rec["reference"] for _, rec in rows_a]
-        f1_a = bertscore_f1([rec["hypothesis"] for _, rec in rows_a], refs, **bertscore)
-        f1_b = bertscore_f1([rec["hypothesis"] for _, rec in rows_b], refs, **bertscore)
-    return paired_bootstrap(stats_of_rows(rows_a, label_a, f1_a), stats_of_rows(rows_b, label_b, f1_b), names,
+        f1_a = bertscore_f1([rec["hypothesis"] for _, rec in rows_a], refs, bertscore)
+        f1_b = bertscore_f1([rec["hypothesis"] for _, rec in rows_b], refs, bertscore)
+    comp = paired_bootstrap(stats_of_rows(rows_a, label_a, f1_a), stats_of_rows(rows_b, label_b, f1_b), names,
                             samples=samples, seed=seed, label_a=label_a, label_b=label_b)
+    if bertscore is not None and "bertscore" in [r.name for r in comp.rows]:
+        from edg.metrics.bertscore import describe
+
+        comp = dataclasses.replace(comp, bertscore=describe(bertscore))
+    return comp
 
 
 def compare_files(
@@ -442,7 +450,7 @@ def compare_files(
     split: str = "test",
     samples: int = DEFAULT_SAMPLES,
     seed: int = DEFAULT_SEED,
-    bertscore: dict | None = None,
+    bertscore=None,
 ) -> Comparison:
     """Compare two outputs files (JSON lines or TSV, as ``edg score`` reads them; with ``data``
     the references and gold labels come from that split of the dataset, joined by id)."""
@@ -483,6 +491,10 @@ def format_comparison(comp: Comparison) -> str:
         better = "" if HIGHER_IS_BETTER.get(r.name, True) else " (lower is better)"
         lines.append(f"| {r.name}{better} | {_fmt(r.a)} | {_fmt(r.b)} | {r.diff:+.2f} | "
                      f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}] | {_fmt_p(r.p)} |")
+    if comp.bertscore is not None:
+        from edg.metrics.bertscore import format_settings
+
+        lines += ["", format_settings(comp.bertscore)]
     outside = [r.name for r in comp.rows if not r.ci_low <= r.diff <= r.ci_high]
     if outside:
         lines += ["", f"{', '.join(outside)}: the observed difference lies outside its interval. A resample repeats "

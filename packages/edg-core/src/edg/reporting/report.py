@@ -162,6 +162,16 @@ def _markdown(rows: list[_Row], cols: list[str], runs: list[RunSummary], used: l
                 continue
             out.append(format_seed_table(aggregate_runs(group), system=s, n=len(group)))
 
+    scored = [r for r in runs if "bertscore" in r.test]
+    if scored:
+        from edg.metrics.bertscore import format_settings
+
+        out.append("BERTScore settings:")
+        out.append("")
+        for r in scored:
+            out.append(f"- {r.run_dir}: " + (format_settings(r.bertscore) if r.bertscore else
+                                              "bertscore: settings not recorded (a run evaluated before edg recorded them)"))
+        out.append("")
     kinds = {r.tokenizer_kind for r in runs if r.tokenizer_kind}
     if "ppl" in cols:
         out.append(

@@ -27,6 +27,8 @@ class RunSummary:
     tokenizer_fingerprint: str | None = None
     #: decoding settings of the evaluation (``None``: not recorded)
     generation: dict | None = None
+    #: what the bertscore figure was computed with (edg.metrics.bertscore.describe; ``None``: no bertscore or not recorded)
+    bertscore: dict | None = None
 
 
 def load_run(run_dir: str | Path) -> RunSummary:
@@ -85,7 +87,14 @@ def load_run(run_dir: str | Path) -> RunSummary:
         data_fingerprint=data_fp,
         tokenizer_fingerprint=tok_fp,
         generation=generation,
+        bertscore=_bertscore_settings(summary, split),
     )
+
+
+def _bertscore_settings(summary: dict, split: str) -> dict | None:
+    record = (summary.get("evaluations") or {}).get(split)
+    settings = record.get("bertscore") if isinstance(record, dict) else None
+    return settings if isinstance(settings, dict) else None
 
 
 def _provenance(rd: Path, summary: dict, split: str) -> tuple[str | None, str | None, dict | None]:

@@ -165,3 +165,62 @@ def test_knowledge_sources_are_annotated_after_what_they_require():
         knowledge_order({"comet.imagine": ("imagine.causes",)})
     with pytest.raises(ConfigError, match="cycle: a -> b -> a"):
         knowledge_order({"a": ("b",), "b": ("a",)})
+
+
+def test_a_source_reading_another_sources_column_is_annotated_after_it(tmp_path, monkeypatch):
+    """The order follows a source's options (``reads``), not only its class's ``requires``."""
+    from types import SimpleNamespace
+
+    import datasets
+
+    from edg.config import StrictModel
+    from edg.interfaces.knowledge import KnowledgeSource
+    from edg.pipeline import annotate_knowledge
+
+    monkeypatch.setenv("EDG_CACHE", str(tmp_path / "cache"))
+
+    class Shout(KnowledgeSource):
+        Options = NoOptions
+
+        def fingerprint(self):
+            return {"shout": 1}
+
+        def requests(self, sample):
+            return [sample["context"][-1]]
+
+        def compute(self, requests):
+            return [r.upper() for r in requests]
+
+        def attach(self, sample, requests, answers):
+            return answers[0]
+
+    class LengthOptions(StrictModel):
+        column: str
+
+    class Length(KnowledgeSource):
+        Options = LengthOptions
+
+        @property
+        def reads(self):
+            return (self.options.column,)
+
+        def fingerprint(self):
+            return {"length": self.options.column}
+
+        def requests(self, sample):
+            return [sample[self.options.column]]
+
+        def compute(self, requests):
+            return [len(r) for r in requests]
+
+        def attach(self, sample, requests, answers):
+            return answers[0]
+
+    classes = {"shout": Shout, "length": Length}
+    session = SimpleNamespace(
+        # configured in the wrong order: length reads the column shout writes
+        system=SimpleNamespace(knowledge_sources=lambda: {"length": {"column": "shout"}, "shout": {}}),
+        plugins=SimpleNamespace(get=lambda kind, name: classes[name]))
+    data = datasets.Dataset.from_list([{"context": ["hi", "well done"]}, {"context": ["ok"]}])
+    out = annotate_knowledge(session, {"train": data}, progress=False)["train"]
+    assert out["shout"] == ["WELL DONE", "OK"] and out["length"] == [9, 2]

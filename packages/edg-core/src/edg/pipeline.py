@@ -161,19 +161,28 @@ def annotate_knowledge(session: Session, splits: dict[str, Any], progress: bool 
     from edg.knowledge_cache import KnowledgeCache, annotate
 
     cache = KnowledgeCache()
-    classes = {name: session.plugins.get("knowledge_source", name) for name in sources}
-    for name in knowledge_order({name: tuple(cls.requires) for name, cls in classes.items()}):
-        source = build(classes[name], sources[name], name=name, key=f"knowledge.{name}")
-        try:
-            splits = {split: annotate(source, ds, cache, progress=progress) for split, ds in splits.items()}
-        finally:
-            source.close()
+    # built first (models load lazily, in compute), so that the order can follow their options
+    built = {name: build(session.plugins.get("knowledge_source", name), options, name=name, key=f"knowledge.{name}")
+             for name, options in sources.items()}
+    writers = {source.field: name for name, source in built.items()}
+    needs = {name: (*source.requires, *(writers[c] for c in source.reads if c in writers and writers[c] != name))
+             for name, source in built.items()}
+    closed: set[str] = set()
+    try:
+        for name in knowledge_order(needs):
+            splits = {split: annotate(built[name], ds, cache, progress=progress) for split, ds in splits.items()}
+            built[name].close()  # free its model before the next source loads one
+            closed.add(name)
+    finally:
+        for name in built.keys() - closed:
+            built[name].close()
     return splits
 
 
 def knowledge_order(requires: dict[str, tuple[str, ...]]) -> list[str]:
-    """Knowledge sources in an order where each comes after the sources it reads
-    (``KnowledgeSource.requires``); configuration order otherwise."""
+    """Knowledge sources in an order where each comes after the sources it needs
+    (``KnowledgeSource.requires``, and the writers of the columns it ``reads``);
+    configuration order otherwise."""
     order: list[str] = []
     visiting: list[str] = []
 

@@ -50,6 +50,11 @@ class ImagineOptions(CometOptions):
 class ImagineKnowledge(CometSource):
     Options = ImagineOptions
 
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """With ``head: column``, the column another source writes: annotated after it."""
+        return (self.options.column,) if self.options.head == "column" else ()
+
     def head(self, sample: dict[str, Any]) -> str:
         if self.options.head == "last_utterance":
             return clean_text(sample["context"][-1])

@@ -201,11 +201,12 @@ class ImagineSystem(System):
                 raise ConfigError(f"knowledge.\"{KNOWLEDGE_SOURCE}\".head: column reads the causes, but "
                                   f"model.use_causes is false; set knowledge.\"{KNOWLEDGE_SOURCE}\".head=context "
                                   f"and column=null (the preset wo-cause does)")
-            # the causes first: the core keeps this order (comet.imagine's requires cannot depend on its options)
+            # comet.imagine reads the column imagine.causes writes: the core annotates that first
             fit_dir = getattr(self, "_cause_fit_dir", None)
-            causes = {**sources.pop(CAUSE_SOURCE, {}), "detector": self.detector_options.model_dump(mode="json"),
-                      "fitted_dir": str(fit_dir) if fit_dir is not None and CAUSE_DETECTOR in self.fitted else None}
-            sources = {CAUSE_SOURCE: causes, **sources}
+            sources[CAUSE_SOURCE] = {**sources.get(CAUSE_SOURCE, {}),
+                                     "detector": self.detector_options.model_dump(mode="json"),
+                                     "fitted_dir": str(fit_dir) if fit_dir is not None and CAUSE_DETECTOR in self.fitted
+                                     else None}
         return sources
 
     # -- statistics ---------------------------------------------------------------------------

@@ -32,6 +32,13 @@ class KnowledgeSource(Component, ABC):
         """Sample column the knowledge goes into (default: name with ``.`` -> ``_``)."""
         return self.registered_name.replace(".", "_")
 
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """Sample columns this source reads that may be written by other knowledge sources,
+        as its options say (``comet.imagine`` with ``head: column`` reads its ``column``): the
+        core annotates the sources whose :attr:`field` is one of them first."""
+        return ()
+
     @abstractmethod
     def fingerprint(self) -> dict[str, Any]:
         """Everything that changes the answers (model name, relations, beams...)."""

@@ -167,6 +167,7 @@ def test_jsonl_still_read_as_before(tmp_path):
     released = read_released(p)
     assert released.format == "jsonl" and released.records[0]["hypothesis"] == "a b"
     assert score_outputs(p).parsing == ""  # edg's own format with the defaults: nothing to say
+    assert "quirks: no effect on edg's own formats" in score_outputs(p, quirks=True).parsing
 
 
 # --- errors name file:line ---------------------------------------------------------------------

@@ -107,7 +107,7 @@ class Released:
         parts = [f"read {self.path} as {self.format} ({FORMATS[self.format]})"]
         if self.system is not None:
             parts.append(f"system {self.system!r} of {', '.join(self.systems)}")
-        if self.format not in ("jsonl", "tsv"):
+        if self.quirks_note:
             parts.append(self.quirks_note)
         if self.reported:
             parts.append("the file reports " + ", ".join(f"{k} {v}" for k, v in self.reported.items()))

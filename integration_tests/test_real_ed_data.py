@@ -13,6 +13,7 @@ import pytest
 
 from edg.testing import require_shared
 from edg.data import EMOTION_TO_ID, EMOTIONS, SAMPLE_COLUMNS, UTTERANCE_LABELS, load_splits
+from edg.data.empathetic_dialogues import SPEAKER_COLUMNS
 
 
 # MoEL/CEM listener-turn samples with the shared data's split assignment (see its README)
@@ -40,7 +41,7 @@ def test_sample_counts(splits):
 
 def test_schema_and_content(splits):
     train = splits["train"]
-    assert list(train.column_names) == [*SAMPLE_COLUMNS, "context_labels", "target_label"]
+    assert list(train.column_names) == [*SAMPLE_COLUMNS, "context_labels", "target_label", *SPEAKER_COLUMNS]
     first = train[0]
     assert first["id"] == "hit:0_conv:1:2" and first["turn"] == 2
     assert first["emotion"] == "sentimental" and first["emotion_id"] == EMOTION_TO_ID["sentimental"]
@@ -55,6 +56,9 @@ def test_schema_and_content(splits):
         assert row["roles"] == ["speaker" if i % 2 == 0 else "listener" for i in range(len(row["context"]))]
         assert row["target_label"] in UTTERANCE_LABELS  # classifier output: an intent or an emotion
         assert len(row["context_labels"]) == len(row["context"])
+        # the shared copy is role-based: speaker_idx 1 = speaker, 2 = listener
+        assert row["context_speakers"] == ["1" if r == "speaker" else "2" for r in row["roles"]]
+        assert row["target_speaker"] == "2"
     for split in ("valid", "test"):
         assert not set(splits[split]["conv_id"][:200]) & set(train["conv_id"][:200])
 
@@ -63,5 +67,6 @@ def test_context_window_and_cache(ed_dir, cache, splits):
     windowed = load_splits(ed_dir, cache_dir=cache, context_window=2, max_examples={"train": 1000})
     assert len(windowed["train"]) == 1000 and len(windowed["test"]) == EXPECTED["test"]
     assert max(len(c) for c in windowed["train"]["context"]) == 2
+    assert [len(s) for s in windowed["train"]["context_speakers"]] == [len(c) for c in windowed["train"]["context"]]
     again = load_splits(ed_dir, cache_dir=cache)
     assert again["train"].cache_files == splits["train"].cache_files

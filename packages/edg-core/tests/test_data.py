@@ -76,12 +76,15 @@ def test_sample_loads_and_covers_all_emotions(sample):
     assert {k: len(v) for k, v in sample.items()} == {"train": 177, "valid": 26, "test": 29}
     assert set(sample["train"]["emotion"]) == set(EMOTIONS)
     for split, ds in sample.items():
-        assert list(ds.column_names) == [*SAMPLE_COLUMNS, "context_labels", "target_label"], split
+        assert list(ds.column_names) == [*SAMPLE_COLUMNS, "context_labels", "target_label", *ed.SPEAKER_COLUMNS], split
         assert all(i.startswith("edg:") for i in ds["conv_id"])
         for row in ds.select(range(5)):
             assert row["roles"][-1] == "speaker" and row["turn"] % 2 == 0
             assert len(row["context_labels"]) == len(row["context"])
             assert row["target_label"] in LISTENER_INTENTS
+            # the sample is a role-based copy: speaker_idx 1 for the speaker, 2 for the listener
+            assert row["context_speakers"] == ["1" if r == "speaker" else "2" for r in row["roles"]]
+            assert row["target_speaker"] == "2"
             assert row["emotion_id"] == EMOTION_TO_ID[row["emotion"]]
     text = " ".join(t for ds in sample.values() for t in ds["target"])
     assert "_comma_" not in text and "," in text
@@ -96,7 +99,8 @@ def test_sample_loads_and_covers_all_emotions(sample):
 def test_listener_targets_history_roles_and_text(tmp_path, cache):
     splits = load_splits(write_ed(tmp_path / "ed"), cache_dir=cache)
     train = splits["train"]
-    assert list(train.column_names) == list(SAMPLE_COLUMNS)  # no utterance_labels.csv -> no label columns
+    # no utterance_labels.csv -> no label columns; the official layout always has speaker_idx
+    assert list(train.column_names) == [*SAMPLE_COLUMNS, *ed.SPEAKER_COLUMNS]
     assert train["id"] == ["c1:2", "c1:4", "c2:2"]
     assert train["turn"] == [2, 4, 2]
     first, second, third = train[0], train[1], train[2]
@@ -129,6 +133,32 @@ def test_roles_follow_utterance_idx_not_worker_ids(tmp_path, cache):
     train = load_splits(write_ed(tmp_path / "ed", train=lines[::-1]), cache_dir=cache)["train"]
     assert train["id"] == ["c1:2", "c1:4"]
     assert train[1]["context"] == ["one", "two", "three"]
+    assert train[1]["roles"] == ["speaker", "listener", "speaker"]
+
+
+def test_speakers_are_the_worker_ids_aligned_with_the_context(tmp_path, cache):
+    # speaker_idx is kept verbatim (worker ids here), one per context utterance, sorted with it
+    lines = [
+        "c1,3,sad,S.,417,three,,",
+        "c1,1,sad,S.,417,one,,",
+        "c1,4,sad,S.,12,four,,",
+        "c1,2,sad,S.,12,two,,",
+        "c2,1,proud,P.,7,hello,,",
+        "c2,2,proud,P.,8,hi,,",
+    ]
+    data = write_ed(tmp_path / "ed", train=lines)
+    train = load_splits(data, cache_dir=cache)["train"]
+    assert train["id"] == ["c1:2", "c1:4", "c2:2"]
+    assert train["context_speakers"] == [["417"], ["417", "12", "417"], ["7"]]
+    assert train["target_speaker"] == ["12", "12", "8"]
+    for row in train:
+        assert len(row["context_speakers"]) == len(row["context"]) == len(row["roles"])
+    # windowing cuts the speakers with the context
+    windowed = load_splits(data, context_window=2, cache_dir=cache)["train"]
+    assert windowed[1]["context"] == ["two", "three"]
+    assert windowed[1]["context_speakers"] == ["12", "417"] and windowed[1]["target_speaker"] == "12"
+    one = load_splits(data, context_window=1, cache_dir=cache)["train"]
+    assert one["context_speakers"] == [["417"], ["417"], ["7"]]
 
 
 def test_context_window(tmp_path, cache):
@@ -136,6 +166,7 @@ def test_context_window(tmp_path, cache):
     train = load_splits(data, context_window=2, cache_dir=cache)["train"]
     assert train[1]["context"] == ['Oh no. What did the "vet" say?', "She needs surgery."]
     assert train[1]["roles"] == ["listener", "speaker"]
+    assert train[1]["context_speakers"] == ["2", "1"]
     assert train[0]["context"] == ["My cat is sick, really sick."]
     one = load_splits(data, context_window=1, cache_dir=cache)["train"]
     assert one["context"] == [["My cat is sick, really sick."], ["She needs surgery."], ["I ran my first marathon!"]]
@@ -247,9 +278,14 @@ def test_jsonl_round_trip_and_errors(tmp_path, cache, sample):
     back = load_splits(out, cache_dir=cache)  # auto detects jsonl
     for split in sample:
         assert back[split].to_list() == sample[split].to_list()
+    assert back["train"]["context_speakers"] == sample["train"]["context_speakers"]
+    assert back["train"]["target_speaker"] == sample["train"]["target_speaker"]
     windowed = load_splits(out, source="jsonl", context_window=1, cache_dir=cache)
     assert all(len(c) <= 1 for c in windowed["train"]["context"])
     assert windowed["train"][0]["context_labels"] == sample["train"][0]["context_labels"][-1:]
+    for row in windowed["train"]:
+        assert len(row["context_speakers"]) == len(row["context"]) == len(row["context_labels"])
+    assert windowed["train"][1]["context_speakers"] == sample["train"][1]["context_speakers"][-1:]
 
     lines = (out / "valid.jsonl").read_text().splitlines()
     (out / "valid.jsonl").write_text("\n".join([lines[0], "{not json", *lines[2:]]) + "\n")
@@ -297,6 +333,8 @@ def test_hf_rows_are_converted_through_the_csv_reader(monkeypatch, tmp_path, cac
     splits = load_splits(source="hf", cache_dir=cache)
     expected = load_splits(write_ed(tmp_path / "ed"), cache_dir=cache)
     assert splits["train"].to_list() == expected["train"].to_list()
+    # the hub's integer speaker_idx survives the export as the same strings
+    assert splits["train"]["context_speakers"][1] == ["1", "2", "1"]
 
 
 # --------------------------------------------------------------------------- caching
@@ -343,3 +381,60 @@ def test_lines_split_on_newlines_only(tmp_path, cache):
     lines = ["c1,1,sad,p,1,first\u2028part\x1cstill first,,", "c1,2,sad,p,2,reply,,"]
     train = load_splits(write_ed(tmp_path / "ed", train=lines), cache_dir=cache)["train"]
     assert train[0]["context"] == ["first\u2028part\x1cstill first"]
+
+
+def _drop_speakers(splits):
+    return {split: ds.remove_columns(list(ed.SPEAKER_COLUMNS)) for split, ds in splits.items()}
+
+
+def test_jsonl_without_speakers_round_trips(tmp_path, cache, sample):
+    plain = _drop_speakers(sample)
+    out = write_jsonl(plain, tmp_path / "jsonl")
+    assert "target_speaker" not in (out / "train.jsonl").read_text()
+    back = load_splits(out, source="jsonl", cache_dir=cache)
+    for split in sample:
+        assert list(back[split].column_names) == [*SAMPLE_COLUMNS, "context_labels", "target_label"]
+        assert back[split].to_list() == plain[split].to_list()
+    windowed = load_splits(out, source="jsonl", context_window=1, cache_dir=cache)
+    assert "context_speakers" not in windowed["train"].column_names
+    assert all(len(c) <= 1 for c in windowed["train"]["context"])
+    # and speakers without labels
+    only_speakers = {s: ds.remove_columns(["context_labels", "target_label"]) for s, ds in sample.items()}
+    back = load_splits(write_jsonl(only_speakers, tmp_path / "speakers"), source="jsonl", cache_dir=cache)
+    assert list(back["train"].column_names) == [*SAMPLE_COLUMNS, *ed.SPEAKER_COLUMNS]
+    assert back["train"].to_list() == only_speakers["train"].to_list()
+
+
+@pytest.mark.parametrize(
+    ("edit", "pattern"),
+    [
+        (lambda r: r.pop("target_speaker"), r"line 2: context_speakers and target_speaker must appear together"),
+        (lambda r: r.pop("context_speakers"), r"line 2: context_speakers and target_speaker must appear together"),
+        (lambda r: [r.pop(c) for c in ed.SPEAKER_COLUMNS],
+         r"line 2: context_speakers/target_speaker absent here but present on the first line"),
+        (lambda r: r.update(target_speaker=2), r"line 2: target_speaker must be str, got int"),
+        (lambda r: r.update(context_speakers=[1] * len(r["context"])),
+         r"line 2: context_speakers must be a list of strings"),
+        (lambda r: r.update(context_speakers=[*r["context_speakers"], "9"]),
+         r"line 2: context_speakers has \d+ item\(s\) but context has \d+"),
+    ],
+)
+def test_malformed_speaker_pair_names_file_and_line(tmp_path, cache, sample, edit, pattern):
+    out = write_jsonl(sample, tmp_path / "jsonl")
+    lines = (out / "valid.jsonl").read_text().splitlines()
+    row = json.loads(lines[1])
+    edit(row)
+    (out / "valid.jsonl").write_text("\n".join([lines[0], json.dumps(row), *lines[2:]]) + "\n")
+    with pytest.raises(DataError, match=r"valid\.jsonl " + pattern) as info:
+        load_splits(out, cache_dir=cache)
+    assert "\n" not in str(info.value)
+
+
+def test_speakers_on_a_later_line_only_are_an_error(tmp_path, cache, sample):
+    out = write_jsonl(_drop_speakers(sample), tmp_path / "jsonl")
+    lines = (out / "test.jsonl").read_text().splitlines()
+    row = json.loads(lines[2])
+    row |= {"context_speakers": ["1"] * len(row["context"]), "target_speaker": "2"}
+    (out / "test.jsonl").write_text("\n".join([*lines[:2], json.dumps(row), *lines[3:]]) + "\n")
+    with pytest.raises(DataError, match=r"test\.jsonl line 3: context_speakers/target_speaker present here but absent"):
+        load_splits(out, cache_dir=cache)

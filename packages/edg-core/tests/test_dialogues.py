@@ -23,6 +23,12 @@ def test_dialogues_hold_every_turn_and_every_target(tmp_path):
     assert first["roles"][0] == "speaker" and first["emotion"] == samples[0]["emotion"]
     if "context_labels" in turns.column_names:
         assert first["utterance_labels"][: len(samples[-1]["context_labels"])] == samples[-1]["context_labels"]
+    # speaker_idx travels with every utterance (the sample is role-based: 1 = speaker, 2 = listener)
+    assert len(first["utterance_speakers"]) == len(first["utterances"])
+    for sample, index in zip(samples, first["target_turns"]):
+        assert first["utterance_speakers"][:index] == sample["context_speakers"]
+        assert first["utterance_speakers"][index] == sample["target_speaker"]
+    assert first["utterance_speakers"] == ["1" if r == "speaker" else "2" for r in first["roles"]]
     assert sum(len(d["target_turns"]) for d in dialogues) == len(turns)
 
 

@@ -1,6 +1,6 @@
 """The ``moel`` system: defaults, encoding, the emotion tracker's top-k listener weights and
-oracle schedule, ablation switches, speaker persona on a hand-made file in the official
-layout, and one end-to-end ``edg run`` on real ED samples."""
+oracle schedule, ablation switches, speaker persona from the samples' ``target_speaker`` (loaded
+from a hand-made file in the official layout), and one end-to-end ``edg run`` on real ED samples."""
 
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def _official_csv(path, split, n_convs, workers):
     path.write_text("\n".join(lines) + "\n")
 
 
-def test_persona_reads_speaker_ids_from_the_official_layout(make_system, tmp_path, monkeypatch):
+def test_persona_reads_speaker_ids_from_the_samples(make_system, tmp_path, monkeypatch):
     from edg.config import TokenizerConfig
     from edg.data import load_splits
     from edg.tokenization import build_tokenizer
@@ -150,16 +150,23 @@ def test_persona_reads_speaker_ids_from_the_official_layout(make_system, tmp_pat
     _official_csv(data / "train.csv", "train", 6, ["101", "202", "303"])
     _official_csv(data / "valid.csv", "valid", 2, ["202", "999"])
     _official_csv(data / "test.csv", "test", 2, ["101", "303"])
-    splits = load_splits(str(data))
-    system = make_system("moel", presets=("tiny", "persona"), overrides=[f"data.path={data}"])
-    texts = [u for ctx, tgt in zip(splits["train"]["context"], splits["train"]["target"]) for u in [*ctx, tgt]]
+    loaded = load_splits(str(data))
+    # no data.path: the ids come from the samples' target_speaker, not from re-reading the CSVs
+    system = make_system("moel", presets=("tiny", "persona"))
+    texts = [u for ctx, tgt in zip(loaded["train"]["context"], loaded["train"]["target"]) for u in [*ctx, tgt]]
     system.tokenizer = build_tokenizer(TokenizerConfig(vocab_size=200), texts)
-    splits = system.prepare(dict(splits))
+    splits = system.prepare(dict(loaded))
     assert system.speakers == {"101": 1, "202": 2, "303": 3}
+    assert all(splits[s] is loaded[s] for s in loaded)  # nothing added: the core's column is used
     train = splits["train"]
     # conversation 0: speaker 101 opens, 202 answers both listener turns
-    first = [s for s, conv in zip(train["responder_speaker"], train["conv_id"]) if conv.endswith("conv:0")]
+    first = [s for s, conv in zip(train["target_speaker"], train["conv_id"]) if conv.endswith("conv:0")]
     assert first == ["202", "202"]
+    # what the samples say wins: relabelled samples give a relabelled vocabulary
+    relabelled = dict(loaded, train=loaded["train"].map(lambda r: {"target_speaker": "w" + r["target_speaker"]}))
+    other = make_system("moel", presets=("tiny", "persona"))
+    other.prepare(relabelled)
+    assert other.speakers == {"w101": 1, "w202": 2, "w303": 3}
     encoded = system.encode({k: splits["valid"][k] for k in splits["valid"].column_names})
     assert sorted(set(encoded["responder_id"])) == [0, 2]  # 999 was never seen in training
     torch.manual_seed(0)
@@ -187,14 +194,27 @@ def test_persona_warns_on_a_role_based_copy(make_system, tmp_path, monkeypatch):
     system = make_system("moel", presets=("tiny", "persona"), overrides=[f"data.path={data}"])
     with pytest.warns(UserWarning, match="role"):
         system.prepare(dict(load_splits(str(data))))
+    assert system.speakers == {"1": 1, "2": 2}
 
 
-def test_persona_without_official_csvs_is_a_config_error(make_system, ed_splits):
+def test_persona_on_data_without_speakers_is_a_config_error(make_system, ed_splits, tmp_path, monkeypatch):
+    from edg.data import load_splits, write_jsonl
+    from edg.data.empathetic_dialogues import SPEAKER_COLUMNS
     from edg.errors import ConfigError
 
+    monkeypatch.setenv("EDG_CACHE", str(tmp_path / "cache"))
+    # a JSONL copy exported without the speaker columns
+    plain = {split: ds.remove_columns(list(SPEAKER_COLUMNS)) for split, ds in ed_splits.items()}
+    splits = load_splits(str(write_jsonl(plain, tmp_path / "jsonl")), source="jsonl")
+    assert "target_speaker" not in splits["train"].column_names
     system = make_system("moel", presets=("tiny", "persona"))
-    with pytest.raises(ConfigError, match="model.persona"):
-        system.prepare(dict(ed_splits))
+    lacks = r"model\.persona needs each sample's target_speaker .* train split lacks"
+    with pytest.raises(ConfigError, match=lacks) as info:
+        system.prepare(dict(splits))
+    assert "\n" not in str(info.value)
+    # persona off: the same data is fine
+    plain_system = make_system("moel", presets=("tiny",))
+    assert plain_system.prepare(dict(splits))["train"] is splits["train"]
 
 
 def test_end_to_end_run(ed_path, tmp_path, monkeypatch):

@@ -4,7 +4,8 @@ Components: the core's dialogue embedding and Transformer encoder layers, the em
 (the core's ``pooled`` emotion module on the [CLS] state), the decoder ``moel.listeners``
 (32 emotion listeners + a shared listener + the meta listener), and the loss terms ``nll``
 (label-smoothed, as MoEL) and ``emotion`` -- all by registered name. Optional speaker persona
-(Li et al., 2016) from the official release's ``speaker_idx``. See ``docs/plugins/moel.md``.
+(Li et al., 2016) from the samples' ``target_speaker`` (the release's ``speaker_idx``, kept by
+the core's loader). See ``docs/plugins/moel.md``.
 
 Defaults are the authors' command for MoEL (README of HLTCHKUST/MoEL: ``--model experts
 --label_smoothing --noam --emb_dim 300 --hidden_dim 300 --hop 1 --heads 2 --topk 5
@@ -27,8 +28,14 @@ from edg_baselines.cls_context_system import ClsContextSystem
 
 #: peak of MoEL's NoamOpt(d_model=300, factor=1, warmup=8000)
 NOAM_PEAK_LR = round((300 * 8000) ** -0.5, 8)
-#: the sample column holding the responder's speaker_idx (added by ``prepare`` with persona on)
-RESPONDER_COLUMN = "responder_speaker"
+#: the sample column holding the responder's speaker_idx (the core loader's ``SPEAKER_COLUMNS``)
+RESPONDER_COLUMN = "target_speaker"
+
+
+def speaker_vocabulary(train_speakers: list[str]) -> dict[str, int]:
+    """Speaker id -> embedding row, 1..K in sorted order of the training split's speakers
+    (row 0 is kept for speakers not seen in training)."""
+    return {s: i + 1 for i, s in enumerate(sorted(set(train_speakers)))}
 
 
 class MoelOptions(StrictModel):
@@ -64,7 +71,8 @@ class MoelOptions(StrictModel):
     decoder_options: dict[str, Any] = {}
     persona: bool = False
     """Speaker persona (Li et al., 2016): an embedding of the responder's ``speaker_idx``
-    added to the decoder input; needs the official ED CSVs (``data.path``)."""
+    (the samples' ``target_speaker``) added to the decoder input; needs data that carries it
+    (the official CSV layout, the hub copy, or a JSONL export with the speaker columns)."""
 
 
 TINY: dict[str, Any] = {
@@ -114,26 +122,22 @@ class MoelSystem(ClsContextSystem):
 
     # -- data --------------------------------------------------------------------------------
     def prepare(self, splits: dict[str, Any]) -> dict[str, Any]:
-        """With persona on: each sample's responder ``speaker_idx`` (from the official CSVs) and
-        the speaker vocabulary of the training split."""
+        """With persona on: the speaker vocabulary of the training split's ``target_speaker``
+        (the core's loader keeps ``speaker_idx`` for data in the official layout)."""
         if not self.options.persona:
             return splits
-        from edg_baselines.speaker_ids import csv_directory, read_speaker_ids, speaker_vocabulary
-
-        directory = csv_directory(self.config.data.path)
-        out = dict(splits)
         for split, dataset in splits.items():
-            if RESPONDER_COLUMN in dataset.column_names:
-                continue
-            ids = read_speaker_ids(directory / f"{split}.csv")
-            column = [ids.get((conv, turn), "") for conv, turn in zip(dataset["conv_id"], dataset["turn"])]
-            out[split] = dataset.add_column(RESPONDER_COLUMN, column)
-        self.speakers = speaker_vocabulary([s for s in out["train"][RESPONDER_COLUMN] if s])
+            if RESPONDER_COLUMN not in dataset.column_names:
+                raise ConfigError(f"model.persona needs each sample's {RESPONDER_COLUMN} (the responder's "
+                                  f"speaker_idx), which the {split} split lacks (a JSONL copy without "
+                                  f"context_speakers/target_speaker?): load the official ED CSV layout or set "
+                                  f"model.persona=false")
+        self.speakers = speaker_vocabulary([s for s in splits["train"][RESPONDER_COLUMN] if s])
         if len(self.speakers) <= 2:
             warnings.warn(f"model.persona: the training split has {len(self.speakers)} distinct speaker_idx "
                           f"values (a role-based copy?); the persona embedding is then a role embedding",
                           UserWarning, stacklevel=2)
-        return out
+        return splits
 
     def encoding_fingerprint(self) -> dict[str, Any]:
         speakers = hashlib.sha256(json.dumps(sorted(self.speakers.items())).encode()).hexdigest()[:16]
@@ -179,7 +183,8 @@ class MoelSystem(ClsContextSystem):
                                  d_model=o.d_model, embedding=embedding, bos_id=tok.convert_tokens_to_ids(BOS),
                                  eos_id=tok.convert_tokens_to_ids(EOS), pad_id=tok.pad_token_id)
         if o.persona and not self.speakers:
-            raise ConfigError("model.persona: no speaker ids were read (prepare() found none in the training split)")
+            raise ConfigError(f"model.persona: no speaker ids (prepare() found no non-empty {RESPONDER_COLUMN} "
+                              f"in the training split)")
         return MoelModel(embedding, d_model=o.d_model, layers=o.layers, heads=o.heads, ffn_dim=o.ffn_dim,
                          dropout=o.dropout, emotion=emotion, decoder=decoder, top_k=o.top_k,
                          oracle_schedule=o.oracle_schedule, num_speakers=len(self.speakers) if o.persona else 0)

@@ -16,7 +16,9 @@ sample is a conversation cut after its target, with one target turn).
 Columns: ``id`` (= ``conv_id``), ``conv_id``, ``utterances``, ``roles``, ``target_turns``
 (indices into ``utterances`` of the listener turns, each a generation target),
 ``turn_ids`` (the per-turn sample ids of those targets), ``emotion``, ``emotion_id``,
-``situation`` and, with utterance labels, ``utterance_labels``.
+``situation``, with utterance labels ``utterance_labels`` and, when the turns carry the
+release's ``speaker_idx`` (``context_speakers``/``target_speaker``), ``utterance_speakers``
+(one per utterance, aligned with ``utterances``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def to_dialogues(samples: Any, *, max_dialogues: Optional[int] = None) -> Any:
 
     columns = samples.column_names
     with_labels = "context_labels" in columns
+    with_speakers = "context_speakers" in columns
     by_conv: dict[str, dict[str, Any]] = {}
     for row in samples:
         conv = row["conv_id"]
@@ -48,12 +51,16 @@ def to_dialogues(samples: Any, *, max_dialogues: Optional[int] = None) -> Any:
                                      "situation": row["situation"]}
             if with_labels:
                 entry["utterance_labels"] = []
+            if with_speakers:
+                entry["utterance_speakers"] = []
         # the longest history seen so far plus this target is the conversation up to here
         if target_index + 1 > len(entry["utterances"]):
             entry["utterances"] = [*row["context"], row["target"]]
             entry["roles"] = [*row["roles"], "listener"]
             if with_labels:
                 entry["utterance_labels"] = [*row["context_labels"], row["target_label"]]
+            if with_speakers:
+                entry["utterance_speakers"] = [*row["context_speakers"], row["target_speaker"]]
         entry["target_turns"].append(target_index)
         entry["turn_ids"].append(row["id"])
     rows = list(by_conv.values())
@@ -68,6 +75,8 @@ def to_dialogues(samples: Any, *, max_dialogues: Optional[int] = None) -> Any:
     }
     if with_labels:
         features["utterance_labels"] = datasets.List(datasets.Value("string"))
+    if with_speakers:
+        features["utterance_speakers"] = datasets.List(datasets.Value("string"))
     dialogues = datasets.Dataset.from_list(rows, features=datasets.Features(features))
     # a fingerprint derived from the turns' (in-memory tables otherwise get a random one,
     # and the encoding and fit caches keyed by it would never be reused)

@@ -15,6 +15,12 @@ utterance), ``target``, ``emotion``, ``emotion_id`` (index in ``EMOTIONS``), ``s
 (the prompt). When an ``utterance_labels.csv`` (``split,conv_id,utterance_idx,role,label``)
 lies beside the split CSVs, two more columns are added: ``context_labels`` (list[str], one
 per context utterance) and ``target_label``; without that file these columns are absent.
+Samples read from the official CSV layout (a directory, the tarball, or the Hugging Face copy,
+which is exported to that layout) also carry the release's ``speaker_idx`` (the crowd worker
+who wrote each utterance; 1/2 by role in role-based copies): ``context_speakers`` (list[str],
+one per context utterance) and ``target_speaker``. Column order: ``SAMPLE_COLUMNS``, then the
+label pair, then the speaker pair (``SPEAKER_COLUMNS``). JSONL files may carry either optional
+pair; each pair is all-or-nothing and the same on every line of a file.
 
 CSV reading follows the official readers: each line is split on ``,`` (no CSV quoting, quote
 characters are kept raw) and fields are used by position. Lines with *more* fields than the
@@ -54,6 +60,7 @@ __all__ = [
     "HF_DATASET_NAME",
     "SAMPLE_COLUMNS",
     "SAMPLE_DATA_DIR",
+    "SPEAKER_COLUMNS",
     "SPLITS",
     "default_cache_dir",
     "load_splits",
@@ -76,7 +83,8 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 _REQUIRED_CSV_COLUMNS = CSV_COLUMNS[:6]
 
-#: Columns of every sample (``context_labels``/``target_label`` only with utterance labels).
+#: Columns of every sample (``context_labels``/``target_label`` only with utterance labels,
+#: ``SPEAKER_COLUMNS`` only from the official CSV layout or a JSONL file that has them).
 SAMPLE_COLUMNS: tuple[str, ...] = (
     "id",
     "conv_id",
@@ -89,6 +97,10 @@ SAMPLE_COLUMNS: tuple[str, ...] = (
     "situation",
 )
 _LABEL_COLUMNS = ("context_labels", "target_label")
+#: Speaker columns: the ``speaker_idx`` of each context utterance and of the target. Kept
+#: because systems with a speaker persona (MoEL's ``model.persona``) need the worker ids,
+#: which roles alone do not give.
+SPEAKER_COLUMNS: tuple[str, ...] = ("context_speakers", "target_speaker")
 _LABELS_FILE = "utterance_labels.csv"
 _LABEL_COLUMNS_CSV = ("split", "conv_id", "utterance_idx", "role", "label")
 
@@ -122,7 +134,7 @@ def _role(utterance_idx: int) -> str:
     return "speaker" if utterance_idx % 2 == 1 else "listener"
 
 
-def _features(with_labels: bool):
+def _features(with_labels: bool, with_speakers: bool):
     from datasets import Features, List, Value
 
     spec = {
@@ -139,6 +151,9 @@ def _features(with_labels: bool):
     if with_labels:
         spec["context_labels"] = List(Value("string"))
         spec["target_label"] = Value("string")
+    if with_speakers:
+        spec["context_speakers"] = List(Value("string"))
+        spec["target_speaker"] = Value("string")
     return Features(spec)
 
 
@@ -151,6 +166,7 @@ def _conversation_features(with_labels: bool):
         "situation": Value("string"),
         "utterance_idx": List(Value("int64")),
         "utterances": List(Value("string")),
+        "speakers": List(Value("string")),
     }
     if with_labels:
         spec["labels"] = List(Value("string"))
@@ -283,7 +299,7 @@ def _csv_conversations(
         raise DataError(f"{display}: empty file (expected header {','.join(CSV_COLUMNS)})")
     pos, ncols = _header_positions(lines[0], _REQUIRED_CSV_COLUMNS, display)
     i_conv, i_idx, i_emo = pos["conv_id"], pos["utterance_idx"], pos["context"]
-    i_prompt, i_utt = pos["prompt"], pos["utterance"]
+    i_prompt, i_utt, i_spk = pos["prompt"], pos["utterance"], pos["speaker_idx"]
 
     convs: dict[str, dict[str, Any]] = {}
     repaired = 0
@@ -318,7 +334,7 @@ def _csv_conversations(
             }
         if idx in conv["turns"]:
             raise DataError(f"{display} line {lineno}: duplicate utterance_idx {idx} in conversation {conv_id}")
-        conv["turns"][idx] = _clean(parts[i_utt])
+        conv["turns"][idx] = (_clean(parts[i_utt]), parts[i_spk].strip())
 
     if repaired:
         msg = (
@@ -336,7 +352,8 @@ def _csv_conversations(
             "emotion": conv["emotion"],
             "situation": conv["situation"],
             "utterance_idx": idxs,
-            "utterances": [conv["turns"][i] for i in idxs],
+            "utterances": [conv["turns"][i][0] for i in idxs],
+            "speakers": [conv["turns"][i][1] for i in idxs],
         }
         if labels is not None:
             try:
@@ -353,11 +370,13 @@ def _conversations_to_samples(batch: dict[str, list], context_window: int | None
     out: dict[str, list] = {c: [] for c in SAMPLE_COLUMNS}
     if with_labels:
         out.update({c: [] for c in _LABEL_COLUMNS})
+    out.update({c: [] for c in SPEAKER_COLUMNS})  # the official layout always has speaker_idx
     for n, conv_id in enumerate(batch["conv_id"]):
         emotion = batch["emotion"][n]
         situation = batch["situation"][n]
         idxs = batch["utterance_idx"][n]
         utts = batch["utterances"][n]
+        speakers = batch["speakers"][n]
         labels = batch["labels"][n] if with_labels else None
         for j, turn in enumerate(idxs):
             if turn % 2:  # speaker turn
@@ -375,12 +394,14 @@ def _conversations_to_samples(batch: dict[str, list], context_window: int | None
             if with_labels:
                 out["context_labels"].append(list(labels[start:j]))
                 out["target_label"].append(labels[j])
+            out["context_speakers"].append(list(speakers[start:j]))
+            out["target_speaker"].append(speakers[j])
     return out
 
 
 def _window_samples(batch: dict[str, list], context_window: int) -> dict:
     batch = dict(batch)
-    cols = ["context", "roles"] + (["context_labels"] if "context_labels" in batch else [])
+    cols = [c for c in ("context", "roles", "context_labels", "context_speakers") if c in batch]
     for col in cols:
         batch[col] = [values[-context_window:] if context_window else [] for values in batch[col]]
     return batch
@@ -400,10 +421,16 @@ _JSONL_TYPES: dict[str, type] = {
     "situation": str,
     "context_labels": list,
     "target_label": str,
+    "context_speakers": list,
+    "target_speaker": str,
 }
+#: optional pairs of a JSONL sample: (per-context-utterance column, target column)
+_OPTIONAL_PAIRS = (_LABEL_COLUMNS, SPEAKER_COLUMNS)
 
 
-def _validate_sample(obj: Any, where: str, with_labels: bool | None) -> bool:
+def _validate_sample(obj: Any, where: str, expected: tuple[bool, ...] | None) -> tuple[bool, ...]:
+    """Check one JSONL sample; returns which optional pairs (``_OPTIONAL_PAIRS``) it has.
+    ``expected`` (the first line's answer) makes every line of a file agree with it."""
     if not isinstance(obj, dict):
         raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
     keys = set(obj)
@@ -411,17 +438,21 @@ def _validate_sample(obj: Any, where: str, with_labels: bool | None) -> bool:
     missing = sorted(required - keys)
     if missing:
         raise DataError(f"{where}: missing key(s) {', '.join(missing)}")
-    has_labels = bool(keys & set(_LABEL_COLUMNS))
-    if has_labels and not set(_LABEL_COLUMNS) <= keys:
-        raise DataError(f"{where}: context_labels and target_label must appear together")
-    unknown = sorted(keys - required - set(_LABEL_COLUMNS))
+    optional = {c for pair in _OPTIONAL_PAIRS for c in pair}
+    unknown = sorted(keys - required - optional)
     if unknown:
         raise DataError(f"{where}: unknown key(s) {', '.join(unknown)}")
-    if with_labels is not None and has_labels != with_labels:
-        raise DataError(
-            f"{where}: context_labels/target_label {'present' if has_labels else 'absent'} "
-            f"here but {'absent' if has_labels else 'present'} on the first line"
-        )
+    has = []
+    for n, pair in enumerate(_OPTIONAL_PAIRS):
+        present = bool(keys & set(pair))
+        if present and not set(pair) <= keys:
+            raise DataError(f"{where}: {pair[0]} and {pair[1]} must appear together")
+        if expected is not None and present != expected[n]:
+            raise DataError(
+                f"{where}: {pair[0]}/{pair[1]} {'present' if present else 'absent'} "
+                f"here but {'absent' if present else 'present'} on the first line"
+            )
+        has.append(present)
     for key in keys:
         want = _JSONL_TYPES[key]
         val = obj[key]
@@ -430,8 +461,11 @@ def _validate_sample(obj: Any, where: str, with_labels: bool | None) -> bool:
         if want is list and not all(isinstance(v, str) for v in val):
             raise DataError(f"{where}: {key} must be a list of strings")
     n = len(obj["context"])
-    if len(obj["roles"]) != n or (has_labels and len(obj["context_labels"]) != n):
-        raise DataError(f"{where}: context, roles (and context_labels) must have the same length")
+    for key in ("roles", *(pair[0] for pair in _OPTIONAL_PAIRS if pair[0] in keys)):
+        if len(obj[key]) != n:
+            raise DataError(
+                f"{where}: {key} has {len(obj[key])} item(s) but context has {n} (they must have the same length)"
+            )
     bad_roles = sorted(set(obj["roles"]) - {"speaker", "listener"})
     if bad_roles:
         raise DataError(f"{where}: unknown role(s) {', '.join(map(repr, bad_roles))}")
@@ -442,11 +476,11 @@ def _validate_sample(obj: Any, where: str, with_labels: bool | None) -> bool:
             f"{where}: emotion_id {obj['emotion_id']} does not match emotion {obj['emotion']!r} "
             f"(expected {EMOTION_TO_ID[obj['emotion']]})"
         )
-    return has_labels
+    return tuple(has)
 
 
-def _jsonl_scan_labels(path: Path, display: str) -> bool:
-    """Whether the first sample of a JSONL file carries utterance labels."""
+def _jsonl_scan_optional(path: Path, display: str) -> tuple[bool, ...]:
+    """Which optional pairs (utterance labels, speakers) the first sample of a JSONL file has."""
     try:
         with open(path, encoding="utf-8") as f:
             for lineno, line in enumerate(f, start=1):
@@ -458,17 +492,19 @@ def _jsonl_scan_labels(path: Path, display: str) -> bool:
                     return _validate_sample(obj, f"{display} line {lineno}", None)
     except FileNotFoundError:
         raise DataError(f"{display}: file not found") from None
-    return False
+    return tuple(False for _ in _OPTIONAL_PAIRS)
 
 
-def _jsonl_samples(path: str, display: str, with_labels: bool) -> Iterator[dict[str, Any]]:
+def _jsonl_samples(path: str, display: str, with_labels: bool, with_speakers: bool) -> Iterator[dict[str, Any]]:
+    # two flags, not a list: datasets treats list-valued gen_kwargs as shards
     for lineno, obj in json_objects(_read_lines(Path(path), display), lambda n: f"{display} line {n}"):
-        _validate_sample(obj, f"{display} line {lineno}", with_labels)
+        _validate_sample(obj, f"{display} line {lineno}", (with_labels, with_speakers))
         yield obj
 
 
 def write_jsonl(splits: Mapping[str, Any], directory: str | os.PathLike) -> Path:
-    """Write ``{split: Dataset}`` as ``directory/{split}.jsonl`` (readable by ``source="jsonl"``)."""
+    """Write ``{split: Dataset}`` as ``directory/{split}.jsonl`` (readable by ``source="jsonl"``);
+    every column is written, so the optional label and speaker pairs survive the round trip."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     for split, ds in splits.items():
@@ -617,7 +653,7 @@ def _load_csv_dir(directory: Path, cache_dir: Path, context_window: int | None, 
             batched=True,
             remove_columns=convs.column_names,
             fn_kwargs={"context_window": context_window, "with_labels": with_labels},
-            features=_features(with_labels),
+            features=_features(with_labels, with_speakers=True),
             new_fingerprint=_fingerprint(kind="samples", parent=fp, context_window=context_window),
             desc=f"EmpatheticDialogues {split} samples",
         )
@@ -628,12 +664,12 @@ def _load_jsonl_dir(directory: Path, cache_dir: Path, context_window: int | None
     files = _require_split_files(directory, "jsonl")
     out = {}
     for split, path in files.items():
-        with_labels = _jsonl_scan_labels(path, str(path))
+        with_labels, with_speakers = _jsonl_scan_optional(path, str(path))
         fp = _fingerprint(kind="jsonl-samples", split=split, jsonl=_file_signature(path))
         ds = _from_generator(
             _jsonl_samples,
-            {"path": str(path), "display": str(path), "with_labels": with_labels},
-            _features(with_labels),
+            {"path": str(path), "display": str(path), "with_labels": with_labels, "with_speakers": with_speakers},
+            _features(with_labels, with_speakers),
             cache_dir,
             fp,
             split,

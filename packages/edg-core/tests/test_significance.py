@@ -154,8 +154,31 @@ def test_compare_files_and_the_command(tmp_path, capsys):
     assert main(["score", str(a), "--compare", str(b), "--metrics", "bleu-4", "--samples", "10"]) == 0
     assert "| bleu-1 |" not in capsys.readouterr().out
     assert main(["score", str(a), "--samples", "10"]) == 2
-    assert "--samples and --seed are options of --compare" in capsys.readouterr().err
+    assert "--samples, --seed and --compare-system are options of --compare" in capsys.readouterr().err
     write(tmp_path / "c.jsonl", [{"id": "0", "hypothesis": "x", "reference": refs[0]}])
     assert main(["score", str(a), "--compare", str(tmp_path / "c.jsonl")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cover different samples: 39 id(s) only in" in err
+
+
+def test_two_decodings_of_a_released_file(tmp_path, capsys):
+    lines = []
+    for greedy, beam, ref in [("oh no , i am sorry", "i am sorry", "i am so sorry"),
+                              ("that is great", "great !", "that is great news"),
+                              ("what happened ?", "oh no", "what happened to you ?")]:
+        lines += ["emotion:sad\tvader-score: 0.1\tpredicted_emotion: sad", "Context:['hi']", f"Topk:{beam}",
+                  f"Beam:{beam}", f"Greedy:{greedy}", f"Ref:{ref}", "-" * 30]
+    log = tmp_path / "output.txt"
+    log.write_text("\n".join(lines) + "\n")
+    assert main(["score", str(log), "--system", "greedy", "--compare", str(log), "--compare-system", "beam",
+                 "--samples", "20"]) == 0
+    out = capsys.readouterr().out
+    assert f"A: {log} (greedy)" in out and f"B: {log} (beam)" in out and "| acc | 100.00 | 100.00 | +0.00 |" in out
+    comp = compare_files(log, log, ["bleu-1"], system="greedy", system_b="beam", samples=20)
+    want_a = compute_metrics(["oh no , i am sorry", "that is great", "what happened ?"],
+                             ["i am so sorry", "that is great news", "what happened to you ?"])["bleu-1"]
+    assert comp.row("bleu-1").a == pytest.approx(want_a)
+    assert main(["score", str(log), "--compare", str(log), "--variant", "dist-concat"]) == 2
+    assert "--variant is not an option of --compare" in capsys.readouterr().err
+    assert main(["score", str(log), "--compare-system", "beam"]) == 2
+    assert "are options of --compare FILE_B" in capsys.readouterr().err

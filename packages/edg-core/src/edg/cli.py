@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "samples; each metric's B - A with a 95%% CI and p-value")
     p.add_argument("--samples", type=int, metavar="N", help="bootstrap resamples of --compare (default 1000)")
     p.add_argument("--seed", type=int, metavar="S", help="seed of the --compare resampling (default 1)")
+    p.add_argument("--compare-system", metavar="NAME", help="the system or decoding of FILE_B to compare "
+                                                           "(default: --system), e.g. beam against --system greedy")
 
     p = sub.add_parser("export", help="copy a run's publishable files (config, summary, metrics log, outputs "
                                       "without dataset text) into a directory, to be rescored with `edg score --data`")
@@ -106,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--out", metavar="DIR", help="where to write report.{md,csv,tex} (default: the run directory "
                                                  "for one run; for several runs the report is only printed)")
+
+    p = sub.add_parser("leaderboard", help="rescore every released output file (edg's and the authors' definitions) "
+                                           "beside the published figures: docs/leaderboard.md")
+    p.add_argument("--published-outputs", required=True, metavar="DIR",
+                   help="the released files (../shared/data/published_outputs)")
+    p.add_argument("--out", metavar="FILE", help="write the Markdown here (default: print it)")
     return parser
 
 
@@ -383,9 +391,9 @@ def cmd_score(args) -> int:
     from edg.metrics.variants import check_variants, format_variants_table, variant_keys
     from edg.reporting.report import format_metrics_table
 
-    if args.compare and (args.format or args.system or args.quirks or args.variants):
-        raise ConfigError("--format, --system, --quirks and --variant are not options of --compare")
-    if args.compare or args.samples is not None or args.seed is not None:
+    if args.compare and args.variants:
+        raise ConfigError("--variant is not an option of --compare (it compares edg's definitions)")
+    if args.compare or args.samples is not None or args.seed is not None or args.compare_system is not None:
         return cmd_compare(args)
     if args.split != "test" and not args.data:
         raise ConfigError("--split names a split of --data; give --data PATH too")
@@ -425,11 +433,13 @@ def cmd_compare(args) -> int:
     from edg.metrics.significance import DEFAULT_SAMPLES, DEFAULT_SEED, compare_files, format_comparison
 
     if not args.compare:
-        raise ConfigError("--samples and --seed are options of --compare FILE_B")
+        raise ConfigError("--samples, --seed and --compare-system are options of --compare FILE_B")
     if args.split != "test" and not args.data:
         raise ConfigError("--split names a split of --data; give --data PATH too")
     names = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
     comparison = compare_files(args.file, args.compare, names, data=args.data, split=args.split,
+                               format=args.format, system=args.system, quirks=args.quirks,
+                               system_b=args.compare_system if args.compare_system is not None else args.system,
                                samples=DEFAULT_SAMPLES if args.samples is None else args.samples,
                                seed=DEFAULT_SEED if args.seed is None else args.seed,
                                bertscore=_bertscore_settings(args, names))
@@ -456,6 +466,17 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_leaderboard(args) -> int:
+    from edg.reporting.leaderboard import build_leaderboard, write_leaderboard
+
+    if args.out:
+        write_leaderboard(args.published_outputs, args.out)
+        print(f"leaderboard: {args.out}")
+    else:
+        print(build_leaderboard(args.published_outputs), end="")
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "train": cmd_train,
@@ -467,6 +488,7 @@ COMMANDS = {
     "score": cmd_score,
     "export": cmd_export,
     "report": cmd_report,
+    "leaderboard": cmd_leaderboard,
 }
 
 if __name__ == "__main__":

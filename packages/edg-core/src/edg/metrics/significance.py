@@ -22,6 +22,11 @@ evaluation", paired bootstrap resampling; Efron & Tibshirani's percentile interv
   side of zero (where B's advantage vanishes or flips sign); ``p = min(1, 2 (k + 1) / (N + 1))``.
   The +1s keep a finite number of resamples from claiming p = 0: with N = 1000 the smallest
   p is 2/1001 ~ 0.002. Two identical systems give p = 1.
+* type-count metrics (``dist-n``, ``sent-std``, ``top5``) are not means of per-sample terms: a
+  resample repeats about a third of the responses, which lowers Distinct and raises sent-std for
+  both systems, so the resampled differences are biased and the percentile interval can miss the
+  observed difference (:func:`format_comparison` says so when it does). Their p-value, the sign
+  of the difference across resamples, is still the test to read.
 
 The two files must cover the same samples: with ids on every line, the same set of ids (B is put
 in A's order); without ids, the same number of lines in the same order. References (as the
@@ -451,18 +456,30 @@ def compare_files(
     samples: int = DEFAULT_SAMPLES,
     seed: int = DEFAULT_SEED,
     bertscore=None,
+    format: str | None = None,
+    system: str | None = None,
+    system_b: str | None = None,
+    quirks: bool = False,
 ) -> Comparison:
-    """Compare two outputs files (JSON lines or TSV, as ``edg score`` reads them; with ``data``
-    the references and gold labels come from that split of the dataset, joined by id)."""
-    from edg.metrics.scoring import REQUIRED_KEYS, REQUIRED_WITH_DATA, _read, join_references
+    """Compare two outputs files, read as ``edg score`` reads them
+    (:func:`edg.metrics.released_formats.read_released` with ``format``, ``quirks`` and
+    ``system`` for A, ``system_b`` for B: two decodings of one released file can be compared);
+    with ``data`` the references and gold labels come from that split of the dataset, joined by id."""
+    from edg.metrics.released_formats import read_released
+    from edg.metrics.scoring import REQUIRED_KEYS, REQUIRED_WITH_DATA, join_references
 
-    loaded = []
-    for path in (path_a, path_b):
-        p, rows = _read(path, REQUIRED_WITH_DATA if data is not None else REQUIRED_KEYS)
+    loaded, labels = [], []
+    for path, chosen in ((path_a, system), (path_b, system_b)):
+        released = read_released(path, format, chosen, quirks,
+                                 required=REQUIRED_WITH_DATA if data is not None else REQUIRED_KEYS)
         if data is not None:
-            join_references(p, rows, data, split)
-        loaded.append(rows)
-    return compare_rows(loaded[0], loaded[1], names, label_a=str(path_a), label_b=str(path_b),
+            if released.format not in ("jsonl", "tsv"):
+                raise ConfigError(f"--data joins the references by sample id; {path} is a {released.format} file "
+                                  f"with no ids (its references are in the file)")
+            join_references(released.path, released.rows, data, split)
+        loaded.append(released.rows)
+        labels.append(str(path) if released.system is None else f"{path} ({released.system})")
+    return compare_rows(loaded[0], loaded[1], names, label_a=labels[0], label_b=labels[1],
                         samples=samples, seed=seed, bertscore=bertscore)
 
 
@@ -498,7 +515,7 @@ def format_comparison(comp: Comparison) -> str:
     outside = [r.name for r in comp.rows if not r.ci_low <= r.diff <= r.ci_high]
     if outside:
         lines += ["", f"{', '.join(outside)}: the observed difference lies outside its interval. A resample repeats "
-                      f"some responses, which lowers type-count metrics (Distinct, sent-std, top5) for both "
+                      f"some responses, which shifts type-count metrics (Distinct falls, sent-std grows) for both "
                       f"systems, so their resampled differences are biased; read the p-value (the sign of the "
                       f"difference across resamples), not the interval."]
     lines += [

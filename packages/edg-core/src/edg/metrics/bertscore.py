@@ -235,12 +235,15 @@ def _load(path: Path):
 
 
 def _embed(texts, tokenizer, model, layer, batch_size, device, max_length):
-    """Per text: (L2-normalised hidden states of its non-special tokens, their token ids)."""
+    """Per text: (L2-normalised hidden states of its non-special tokens, their token ids).
+    Texts are batched in order of length (less padding) and returned in the given order."""
     import torch
 
-    out = []
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out: list = [None] * len(texts)
     for start in range(0, len(texts), batch_size):
-        chunk = list(texts[start:start + batch_size])
+        index = order[start:start + batch_size]
+        chunk = [texts[i] for i in index]
         enc = tokenizer(
             chunk,
             padding=True,
@@ -256,8 +259,8 @@ def _embed(texts, tokenizer, model, layer, batch_size, device, max_length):
         keep = enc["attention_mask"].bool().cpu() & ~special
         hidden = torch.nn.functional.normalize(hidden.float().cpu(), dim=-1)
         ids = enc["input_ids"].cpu()
-        for i in range(len(chunk)):
-            out.append((hidden[i][keep[i]], ids[i][keep[i]].tolist()))
+        for i, position in enumerate(index):
+            out[position] = (hidden[i][keep[i]], ids[i][keep[i]].tolist())
     return out
 
 

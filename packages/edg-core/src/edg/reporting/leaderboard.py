@@ -70,9 +70,9 @@ SOURCES: tuple[ReleasedSource, ...] = (
                       "matter); it prints no Distinct"),
         context={
             "file": "printed by MIME's own code in the file's header when it wrote these outputs",
-            "nec": ("NEC cites its Table 1 baseline rows from DCKS (Cai et al. 2023), who re-ran MIME, decoding "
-                    "not stated; Sent-Std and Table 3 are NEC's own metrics"),
-            "ctsm": "CTSM copies its baseline rows from the CASE/CEM papers",
+            "nec": ("NEC cites its Table 1 baseline rows from DCKS (Cai et al. 2023), decoding not stated; "
+                    "Sent-Std and Table 3 are NEC's own metrics"),
+            "ctsm": "CTSM's baseline rows, mostly copied from the CASE/CEM papers",
             "imagine": "IMAGINE's BLEU computation is not stated (its BLEU-2 is on another scale than NLTK's)",
             "ethreed": "the ETHREED authors re-ran the baselines (mean of 5 seeds); F_BERT with roberta-large",
         },

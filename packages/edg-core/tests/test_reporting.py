@@ -163,6 +163,16 @@ def test_format_metrics_table():
     assert lines[4] == "| custom | 1.00 |  |"
 
 
+def test_variant_and_further_prediction_keys_get_their_definitions():
+    from edg.metrics.variants import VARIANTS
+
+    md = format_metrics_table({"bleu-corpus-nosmooth:bleu-4": 2.76, "acc-cm_er": 61.0, "custom:x": 1.0})
+    rows = md.strip().splitlines()[2:]
+    assert rows[0] == f"| bleu-corpus-nosmooth:bleu-4 | 2.76 | variant bleu-corpus-nosmooth: {VARIANTS['bleu-corpus-nosmooth'].definition} |"
+    assert "prediction 'cm_er'" in rows[1]
+    assert rows[2] == "| custom:x | 1.00 |  |"
+
+
 # ------------------------------------------------------------------ seeds
 def test_aggregate_seeds(tmp_path):
     runs = [

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from edg.errors import CheckpointError, EdgError
 from edg.metrics import DEFINITIONS, METRIC_NAMES
+from edg.metrics.variants import VARIANTS
 from edg.reporting.published import PublishedEntry, published_for
 from edg.reporting.run_summary import RunSummary, load_run
 from edg.reporting.seeds import aggregate_runs, format_seed_table
@@ -59,11 +60,25 @@ def _fmt(value: float | None, missing: str = MISSING_MD) -> str:
     return f"{value:.2f}"
 
 
+def metric_definition(name: str) -> str | None:
+    """The definition of a metric key a run can report: edg's metrics, the named variants
+    (``<variant>:<metric>``) and the accuracies of further predictions (``acc-<name>``)."""
+    if name in DEFINITIONS:
+        return DEFINITIONS[name]
+    variant = name.partition(":")[0]
+    if ":" in name and variant in VARIANTS:
+        return f"variant {variant}: {VARIANTS[variant].definition}"
+    if name.startswith("acc-"):
+        return (f"accuracy (x100) of the system's prediction '{name[4:]}' against that label, over the samples "
+                f"that have one")
+    return None
+
+
 def format_metrics_table(metrics: dict[str, float]) -> str:
     """A Markdown table ``| metric | value | definition |`` of one set of metrics (values to 2 decimals)."""
     lines = ["| metric | value | definition |", "|---|---:|---|"]
     for name, value in metrics.items():
-        lines.append(f"| {name} | {_fmt(value)} | {DEFINITIONS.get(name, '')} |")
+        lines.append(f"| {name} | {_fmt(value)} | {metric_definition(name) or ''} |")
     return "\n".join(lines) + "\n"
 
 
@@ -183,7 +198,7 @@ def _markdown(rows: list[_Row], cols: list[str], runs: list[RunSummary], used: l
     out.append("## Metric definitions (edg)")
     out.append("")
     for c in cols:
-        out.append(f"- `{c}`: {DEFINITIONS.get(c, 'not an edg metric (reported by the run as is)')}")
+        out.append(f"- `{c}`: {metric_definition(c) or 'not an edg metric (reported by the run as is)'}")
     out.append("")
     if used:
         out.append("## Notes on published numbers")

@@ -217,8 +217,10 @@ def tiny_bert(tmp_path_factory):
     transformers = pytest.importorskip("transformers")
     d = tmp_path_factory.mktemp("tiny-bert")
     words = "i am sorry to hear that . oh no is great ! you are so happy for".split()
-    (d / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(words))]) + "\n")
-    tok = transformers.BertTokenizer(vocab_file=str(d / "vocab.txt"))
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(words))]
+    # a vocabulary mapping: recent transformers ignore vocab_file here and would map every word to [UNK]
+    tok = transformers.BertTokenizer(vocab={w: i for i, w in enumerate(vocab)})
+    assert tok.unk_token_id not in tok(" ".join(words), add_special_tokens=False)["input_ids"]
     tok.save_pretrained(str(d))
     torch.manual_seed(0)
     cfg = transformers.BertConfig(

@@ -98,7 +98,12 @@ class TrainConfig(StrictModel):
     eval_every: PositiveInt = 500
     log_every: PositiveInt = 50
     patience: Optional[PositiveInt] = 5
-    """Early stopping: evaluations without validation-loss improvement before stopping."""
+    """Early stopping: evaluations without improvement of ``early_stopping_on`` before stopping."""
+    early_stopping_on: str = "loss"
+    """The validation figure whose decrease is an improvement (and picks the best checkpoint):
+    ``loss`` (the weighted training objective), ``token_nll`` (the generation loss per target
+    token, i.e. validation perplexity, what the MoEL/CEM code selects on), ``nll``, or any loss
+    term's name."""
     keep_checkpoints: PositiveInt = 2
     num_workers: NonNegativeInt = 0
     find_unused_parameters: bool = False

@@ -56,8 +56,12 @@ def open_session(system_name: Optional[str], config_file: Optional[str] = None, 
     return _build_session(config, plugins)
 
 
+#: when training stops and which checkpoint is best: a resumed run may change them (the
+#: evaluations so far are judged again by the new figure) and its config.yaml records it
+STOPPING_KEYS = ("train.patience", "train.early_stopping_on")
 #: config keys (and sections) a resumed run may change: how it runs, never what it trains
-RESUME_OVERRIDABLE = ("train.device", "train.progress", "train.num_workers", "train.threads", "data.cache_dir")
+RESUME_OVERRIDABLE = ("train.device", "train.progress", "train.num_workers", "train.threads", "data.cache_dir",
+                      *STOPPING_KEYS)
 #: ... and what evaluate/generate/chat may change: decoding, metrics, test-set size
 USE_OVERRIDABLE = RESUME_OVERRIDABLE + ("generation", "eval", "data.max_valid", "data.max_test")
 
@@ -494,6 +498,7 @@ def run(session: Session, *, resume_dir: Optional[Path] = None, evaluate: bool =
     with RunLock(run_dir) if main else contextlib.nullcontext():
         if main and resume_dir is not None:
             remove_stale_temporaries(run_dir)
+            _record_stopping_change(run_dir, session.config)
         try:
             _train_and_test(session, run_dir, resume=resume_dir is not None, evaluate=evaluate)
         except BaseException as exc:
@@ -516,6 +521,22 @@ def _train_and_test(session: Session, run_dir: Path, *, resume: bool, evaluate: 
         write_json(summary_path, summary)
         if evaluate:
             test_run(session, run_dir, model, splits, own=True)
+
+
+def _record_stopping_change(run_dir: Path, config: RunConfig) -> None:
+    """A resume that changes when training stops rewrites config.yaml with the new values,
+    so the run directory says what its best checkpoint was chosen by."""
+    from edg.runs import load_config, save_config
+
+    saved = load_config(run_dir)
+    changed = [k for k in STOPPING_KEYS if getattr(saved.train, k.split(".")[1]) != getattr(config.train, k.split(".")[1])]
+    if changed:
+        log.warning("%s: %s", run_dir, "; ".join(
+            f"{k} changes from {getattr(saved.train, k.split('.')[1])!r} to {getattr(config.train, k.split('.')[1])!r}"
+            for k in changed) + " (config.yaml updated)")
+        for key in changed:
+            setattr(saved.train, key.split(".")[1], getattr(config.train, key.split(".")[1]))
+        save_config(run_dir, saved)
 
 
 def _after_failure(run_dir: Path, exc: BaseException, *, new: bool, evaluate: bool) -> None:

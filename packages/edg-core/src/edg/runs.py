@@ -288,6 +288,20 @@ class MetricsLog:
         except OSError as exc:  # a full disk: a cut line is dropped on resume
             raise OSError(exc.errno, exc.strerror, str(self.path)) from None
 
+    def records(self) -> list[dict[str, Any]]:
+        """Every record written so far (a cut-off last line is left out)."""
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # truncate_after has said so, or the writer is mid-line
+            if isinstance(record, dict):
+                out.append(record)
+        return out
+
     def truncate_after(self, step: int) -> int:
         """Keep only the records up to ``step``: a resumed run writes the later ones again
         from its checkpoint. A last line cut short by a kill or a full disk is dropped (and

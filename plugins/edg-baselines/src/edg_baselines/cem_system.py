@@ -115,8 +115,9 @@ class CemSystem(ClsContextSystem):
             "tokenizer": {"kind": "word", "vocab_size": 30000},
             "knowledge": {"comet.social": {}},
             "losses": [dict(spec) for spec in CEM_LOSSES],
+            # the authors' main.py keeps the checkpoint of the lowest validation perplexity
             "train": {"optimizer": "adam", "lr": NOAM_PEAK_LR, "schedule": "noam", "warmup_steps": 8000,
-                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16},
+                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "early_stopping_on": "token_nll"},
             # main.py evaluates the test split greedily with max_dec_step=50
             "generation": {"strategy": "greedy", "max_length": 50},
         }

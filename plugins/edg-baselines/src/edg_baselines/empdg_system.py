@@ -138,10 +138,11 @@ class EmpdgSystem(ClsContextSystem):
             # NoamOpt(300, 1, 8000, Adam(betas 0.9/0.98, eps 1e-9)), batch 16; the authors never clip
             # gradients (and a global norm would couple the generator's and the critics' updates);
             # 14,000 generator + 1,000 critic + 5,000 x 5 joint steps; no early stopping, which
-            # could end training before the adversarial stages (the best checkpoint is still kept)
+            # could end training before the adversarial stages (the checkpoint of the lowest validation
+            # perplexity is still kept, the selection of the MoEL-family code EmpDG builds on)
             "train": {"optimizer": "adam", "lr": NOAM_PEAK_LR, "schedule": "noam", "warmup_steps": 8000,
                       "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "clip_norm": None,
-                      "max_steps": 40000, "patience": None,
+                      "max_steps": 40000, "patience": None, "early_stopping_on": "token_nll",
                       # DDP: the discriminators receive no gradient during the generator stage
                       "find_unused_parameters": True},
             # the authors evaluate greedily with max_dec_step=50

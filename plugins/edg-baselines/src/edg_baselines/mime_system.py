@@ -96,8 +96,9 @@ class MimeSystem(ClsContextSystem):
         return {
             "tokenizer": {"kind": "word", "vocab_size": 30000},
             "losses": [dict(spec) for spec in LOSSES],
+            # the authors' main.py keeps the checkpoint of the lowest validation perplexity
             "train": {"optimizer": "adam", "lr": NOAM_PEAK_LR, "schedule": "noam", "warmup_steps": 8000,
-                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16},
+                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "early_stopping_on": "token_nll"},
             # main.py evaluates with max_dec_step=50
             "generation": {"strategy": "greedy", "max_length": 50},
         }

@@ -114,8 +114,9 @@ class MoelSystem(ClsContextSystem):
             "losses": [{"name": "nll", "weight": 1.0, "options": {"label_smoothing": 0.1}},
                        {"name": "emotion", "weight": 1.0}],
             # NoamOpt(300, 1, 8000, Adam(betas 0.9/0.98, eps 1e-9)), batch 16
+            # the authors' main.py keeps the checkpoint of the lowest validation perplexity
             "train": {"optimizer": "adam", "lr": NOAM_PEAK_LR, "schedule": "noam", "warmup_steps": 8000,
-                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16},
+                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "early_stopping_on": "token_nll"},
             # main.py evaluates the test split greedily with max_dec_step=50
             "generation": {"strategy": "greedy", "max_length": 50},
         }

@@ -133,8 +133,9 @@ class CtsmSystem(System):
             "knowledge": {"comet.social": {}},
             "losses": [dict(spec) for spec in EQ25_LOSSES],
             # CEM's NoamOpt(300, 1, 8000, Adam(0.9, 0.98, 1e-9)) peaks at (300 · 8000)^-0.5
+            # the authors' main.py keeps the checkpoint of the lowest validation perplexity
             "train": {"optimizer": "adam", "lr": NOAM_PEAK_LR, "schedule": "noam", "warmup_steps": 8000,
-                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16},
+                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "early_stopping_on": "token_nll"},
             "generation": {"strategy": "greedy", "max_length": 30},
         }
 

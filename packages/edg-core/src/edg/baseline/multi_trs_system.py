@@ -25,6 +25,9 @@ class MultiTrsSystem(TransformerSystem):
     def default_config(cls) -> dict[str, Any]:
         return deep_merge(super().default_config(), {
             "losses": [{"name": "nll", "weight": 1.0}, {"name": "emotion", "weight": 1.0}],
+            # MoEL's code (whose Multi-TRS rows the papers cite) keeps the lowest validation
+            # perplexity; the summed objective stops when the classifier starts to overfit
+            "train": {"early_stopping_on": "token_nll"},
         })
 
     def build_emotion_module(self):

@@ -126,6 +126,23 @@ class LoopState:
     best_step: int = 0
     bad_evals: int = 0
     stopped_early: bool = False
+    best_on: str = "loss"
+    """the validation figure ``best_valid`` is a value of (``train.early_stopping_on``)"""
+
+
+def early_stopping_from_log(records: list[dict], key: str, step: int) -> tuple[float, int, int]:
+    """``(best value, its step, evaluations since)`` of validation figure ``key`` in the
+    logged validation records up to ``step``, counted from the last change of objective:
+    what early stopping would hold had it watched ``key`` from the start."""
+    valid = [r for r in records if r.get("split") == "valid" and r.get("step", 0) <= step]
+    restarts = [i for i, r in enumerate(valid) if r.get("objective_changed")]
+    best, best_step, bad = float("inf"), 0, 0
+    for r in valid[restarts[-1] if restarts else 0:]:
+        if key in r and r[key] < best:
+            best, best_step, bad = r[key], r["step"], 0
+        else:
+            bad += 1
+    return best, best_step, bad
 
 
 def total_loss(terms: list[tuple[str, float, LossTerm]], batch, outputs, model):
@@ -190,6 +207,11 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
                                 steps_per_epoch=steps_per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
+    # figures that fall as the model improves: the objective, the generation loss, each term
+    stopping_keys = {"loss", "nll", "token_nll", "ppl", *(name for name, _weight, _term in losses)}
+    if cfg.early_stopping_on not in stopping_keys:
+        raise ConfigError(f"train.early_stopping_on: {cfg.early_stopping_on!r} is not a validation loss of this run "
+                          f"(one of {', '.join(sorted(stopping_keys))})")
     # an empty split (or fewer batches than one accumulated step) would loop forever
     check_trainable(splits, batches_per_epoch, cfg.grad_accum, total_steps)
     state = LoopState()
@@ -219,6 +241,24 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
         logger.warning("%s has no checkpoint yet: training starts again from step 0", run_dir)
     if resume and is_main:
         log.truncate_after(state.step)  # the steps after the checkpoint are trained (and logged) again
+    if state.best_on != cfg.early_stopping_on:
+        # resumed with another early-stopping figure: judge the evaluations so far by it
+        state.best_valid, state.best_step, state.bad_evals = early_stopping_from_log(
+            log.records(), cfg.early_stopping_on, state.step)
+        state.best_on = cfg.early_stopping_on
+    # patience may have changed too on resume: stop now if it would have stopped already
+    held = any(term.holds_early_stopping() for _name, _weight, term in losses)
+    state.stopped_early = cfg.patience is not None and state.bad_evals >= cfg.patience and not held
+    best = ckpt_dir / f"step-{state.best_step}"
+    if start is not None and is_main and ckpt.find_checkpoint(ckpt_dir, "BEST") != best:
+        kept = best.is_dir()
+        logger.warning("train.early_stopping_on is %r: the best evaluation so far is step %d (%s), %d since",
+                       cfg.early_stopping_on, state.best_step, "BEST points to it" if kept else
+                       "its checkpoint was not kept: BEST is unset until a better one", state.bad_evals)
+        if kept:
+            ckpt.set_pointers(ckpt_dir, best=best.name)
+        else:
+            (ckpt_dir / "BEST").unlink(missing_ok=True)
 
     def save(best: bool) -> None:
         if is_main:
@@ -230,9 +270,12 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
     def validate() -> None:
         context.step = state.step
         valid = validation_loss(model, system, losses, splits["valid"], cfg.eval_batch_size, device, autocast)
-        improved = valid["loss"] < state.best_valid
+        if cfg.early_stopping_on not in valid:
+            raise ConfigError(f"train.early_stopping_on: the validation records have no {cfg.early_stopping_on!r} "
+                              f"(they have {', '.join(sorted(valid))})")
+        improved = valid[cfg.early_stopping_on] < state.best_valid
         if improved:
-            state.best_valid, state.best_step, state.bad_evals = valid["loss"], state.step, 0
+            state.best_valid, state.best_step, state.bad_evals = valid[cfg.early_stopping_on], state.step, 0
         else:
             state.bad_evals += 1
         # every term sees the record (no short-circuit); a new objective restarts early

@@ -31,6 +31,34 @@ BLEU_WEIGHTS = tuple(tuple([1.0 / n] * n) for n in range(1, 5))
 EPSILON = 0.1
 
 
+def ngram_counts(tokens: Sequence[str], n: int) -> Counter:
+    """The n-grams of ``tokens`` (unigrams as tokens, longer ones as tuples) with their counts."""
+    if n == 1:
+        return Counter(tokens)
+    return Counter(zip(*[tokens[k:] for k in range(n)]))
+
+
+def brevity_penalty(hyp_len: float, ref_len: float) -> float:
+    """``nltk.translate.bleu_score.brevity_penalty``: 1 if c > r, 0 if c = 0, else exp(1 - r/c)."""
+    if hyp_len > ref_len:
+        return 1.0
+    if hyp_len == 0:
+        return 0.0
+    return math.exp(1 - ref_len / hyp_len)
+
+
+def smoothed_bleu(matches: Sequence[float], dens: Sequence[float], hyp_len: float, ref_len: float,
+                  weights: Sequence[float]) -> float:
+    """NLTK corpus BLEU (not x100) from summed clipped matches and denominators per order, with
+    ``SmoothingFunction().method1``: a zero precision becomes ``EPSILON / denominator``; no
+    unigram match at all gives 0."""
+    if matches[0] == 0:
+        return 0.0
+    p = [(matches[i] / dens[i]) if matches[i] else (EPSILON / dens[i]) for i in range(len(weights))]
+    return brevity_penalty(hyp_len, ref_len) * math.exp(
+        math.fsum(w * math.log(p_i) for w, p_i in zip(weights, p) if p_i > 0))
+
+
 def _check(hyp_tokens, ref_tokens) -> None:
     if len(hyp_tokens) != len(ref_tokens):
         raise DataError(
@@ -72,33 +100,15 @@ def bleu_tokens(
             n = i + 1
             if lh >= n:
                 if lr >= n:
-                    if n == 1:
-                        hc, rc = Counter(hyp), Counter(ref)
-                    else:
-                        hc = Counter(zip(*[hyp[k:] for k in range(n)]))
-                        rc = Counter(zip(*[ref[k:] for k in range(n)]))
+                    hc, rc = ngram_counts(hyp, n), ngram_counts(ref, n)
                     get = rc.get
                     # clipped matches: sum over hypothesis n-grams of min(count, count in reference)
                     num[i] += sum(c if c <= (m := get(g, 0)) else m for g, c in hc.items())
                 den[i] += lh - n + 1
             else:
                 den[i] += 1  # NLTK: denominator = max(1, number of hypothesis n-grams)
-    if num[0] == 0:
-        return {f"bleu-{n}": 0.0 for n in range(1, 5)}
-    # brevity penalty (nltk.translate.bleu_score.brevity_penalty)
-    if hyp_len > ref_len:
-        bp = 1.0
-    elif hyp_len == 0:
-        bp = 0.0
-    else:
-        bp = math.exp(1 - ref_len / hyp_len)
-    # method1: epsilon added to the numerator of zero precisions
-    p = [(num[i] / den[i]) if num[i] else (EPSILON / den[i]) for i in range(4)]
-    out = {}
-    for n, weights in zip(range(1, 5), BLEU_WEIGHTS):
-        s = bp * math.exp(math.fsum(w * math.log(p_i) for w, p_i in zip(weights, p) if p_i > 0))
-        out[f"bleu-{n}"] = 100.0 * s
-    return out
+    return {f"bleu-{n}": 100.0 * smoothed_bleu(num, den, hyp_len, ref_len, weights)
+            for n, weights in zip(range(1, 5), BLEU_WEIGHTS)}
 
 
 def bleu(hyps: Sequence[str], refs: Sequence[str], *, impl: str = "edg") -> dict[str, float]:

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from edg.errors import ConfigError, DataError
+from edg.metrics.bleu import ngram_counts
 
 #: bootstrap resamples unless told
 DEFAULT_SAMPLES = 1000
@@ -88,14 +89,6 @@ class SampleStats:
     """per-sample BERTScore F1 x100"""
 
 
-def _ngram_counts(tokens: list[str], n: int):
-    from collections import Counter
-
-    if n == 1:
-        return Counter(tokens)
-    return Counter(zip(*[tokens[k:] for k in range(n)]))
-
-
 def sample_stats(
     hyps: Sequence[str],
     refs: Sequence[str],
@@ -126,7 +119,7 @@ def sample_stats(
             order = k + 1
             if lh >= order:
                 if lr >= order:
-                    hc, rc = _ngram_counts(hyp, order), _ngram_counts(ref, order)
+                    hc, rc = ngram_counts(hyp, order), ngram_counts(ref, order)
                     bleu[i, k] = sum(min(c, rc.get(g, 0)) for g, c in hc.items())
                 bleu[i, 4 + k] = lh - order + 1
             else:
@@ -138,7 +131,7 @@ def sample_stats(
         totals = np.zeros(n)
         ratios = np.zeros(n)
         for i, toks in enumerate(hyp_tok):
-            counts = _ngram_counts(toks, order)
+            counts = ngram_counts(toks, order)
             total = max(len(toks) - order + 1, 0)
             totals[i] = total
             if total:
@@ -182,23 +175,11 @@ def sample_stats(
 # --------------------------------------------------------------------------- metrics from weights
 def _bleu(sums: np.ndarray) -> dict[str, float]:
     """:func:`edg.metrics.bleu.bleu_tokens` from summed statistics (same arithmetic)."""
-    from edg.metrics.bleu import BLEU_WEIGHTS, EPSILON
+    from edg.metrics.bleu import BLEU_WEIGHTS, smoothed_bleu
 
     num, den = sums[0:4], sums[4:8]
-    hyp_len, ref_len = sums[8], sums[9]
-    if num[0] == 0:
-        return {f"bleu-{n}": 0.0 for n in range(1, 5)}
-    if hyp_len > ref_len:
-        bp = 1.0
-    elif hyp_len == 0:
-        bp = 0.0
-    else:
-        bp = math.exp(1 - ref_len / hyp_len)
-    p = [(num[i] / den[i]) if num[i] else (EPSILON / den[i]) for i in range(4)]
-    return {
-        f"bleu-{n}": 100.0 * bp * math.exp(math.fsum(w * math.log(p_i) for w, p_i in zip(weights, p) if p_i > 0))
-        for n, weights in zip(range(1, 5), BLEU_WEIGHTS)
-    }
+    return {f"bleu-{n}": 100.0 * smoothed_bleu(num, den, sums[8], sums[9], weights)
+            for n, weights in zip(range(1, 5), BLEU_WEIGHTS)}
 
 
 def _pstd(values: np.ndarray) -> float:

@@ -22,13 +22,12 @@ pair, shared by all variants, so that every variant on a whole test split takes 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 from edg.errors import ConfigError, DataError
-from edg.metrics.bleu import EPSILON
+from edg.metrics.bleu import brevity_penalty, ngram_counts, smoothed_bleu
 from edg.metrics.distinct import distinct_sent_tokens, distinct_tokens, tokenize
 
 _BLEU = ("bleu-1", "bleu-2", "bleu-3", "bleu-4")
@@ -185,11 +184,7 @@ class _Texts:
             matches = [0, 0, 0, 0]
             for i in range(min(4, lh, lr)):
                 n = i + 1
-                if n == 1:
-                    hc, rc = Counter(hyp), Counter(ref)
-                else:
-                    hc = Counter(zip(*[hyp[k:] for k in range(n)]))
-                    rc = Counter(zip(*[ref[k:] for k in range(n)]))
+                hc, rc = ngram_counts(hyp, n), ngram_counts(ref, n)
                 get = rc.get
                 matches[i] = sum(c if c <= (m := get(g, 0)) else m for g, c in hc.items())
                 if not matches[i]:
@@ -198,29 +193,12 @@ class _Texts:
         return out
 
 
-def _bp(c: int, r: int) -> float:
-    """Brevity penalty: 1 if c > r, 0 if c == 0, else exp(1 - r/c)."""
-    if c > r:
-        return 1.0
-    if c == 0:
-        return 0.0
-    return math.exp(1 - r / c)
-
-
-def _nltk_bleu(matches: Sequence[int], dens: Sequence[int], c: int, r: int, weights: Sequence[float]) -> float:
-    """NLTK corpus_bleu's arithmetic with method1 smoothing (as :mod:`edg.metrics.bleu`)."""
-    if matches[0] == 0:
-        return 0.0
-    p = [(matches[i] / dens[i]) if matches[i] else (EPSILON / dens[i]) for i in range(len(weights))]
-    return _bp(c, r) * math.exp(math.fsum(w * math.log(p_i) for w, p_i in zip(weights, p) if p_i > 0))
-
-
 def _plain_bleu(matches: Sequence[int], totals: Sequence[int], c: int, r: int, order: int) -> float:
     """Unsmoothed cumulative BLEU-``order`` (multi-bleu.perl / TF-NMT compute_bleu)."""
     p = [(matches[i] / totals[i]) if totals[i] > 0 else 0.0 for i in range(order)]
     if min(p) <= 0:
         return 0.0
-    return _bp(c, r) * math.exp(sum((1.0 / order) * math.log(p_i) for p_i in p))
+    return brevity_penalty(c, r) * math.exp(sum((1.0 / order) * math.log(p_i) for p_i in p))
 
 
 _CUMULATIVE = [tuple([1.0 / n] * n) for n in range(1, 5)]
@@ -243,7 +221,7 @@ def _corpus_sums(texts: _Texts):
 
 def _bleu_corpus_method1(texts: _Texts, records) -> list[float]:
     m, den, _, c, r = _corpus_sums(texts)
-    return [100.0 * _nltk_bleu(m, den, c, r, w) for w in _CUMULATIVE]
+    return [100.0 * smoothed_bleu(m, den, c, r, w) for w in _CUMULATIVE]
 
 
 def _bleu_corpus_nosmooth(texts: _Texts, records) -> list[float]:
@@ -253,7 +231,7 @@ def _bleu_corpus_nosmooth(texts: _Texts, records) -> list[float]:
 
 def _bleu_corpus_individual(texts: _Texts, records) -> list[float]:
     m, den, _, c, r = _corpus_sums(texts)
-    return [100.0 * _nltk_bleu(m, den, c, r, w) for w in _INDIVIDUAL]
+    return [100.0 * smoothed_bleu(m, den, c, r, w) for w in _INDIVIDUAL]
 
 
 def _sentavg(texts: _Texts, per_pair) -> list[float]:
@@ -268,7 +246,7 @@ def _sentavg(texts: _Texts, per_pair) -> list[float]:
 def _bleu_sentavg_method1(texts: _Texts, records) -> list[float]:
     def one(lh, lr, matches):
         dens = [max(1, lh - i) for i in range(4)]
-        return [_nltk_bleu(matches, dens, lh, lr, w) for w in _CUMULATIVE]
+        return [smoothed_bleu(matches, dens, lh, lr, w) for w in _CUMULATIVE]
     return _sentavg(texts, one)
 
 

@@ -24,21 +24,6 @@ HYPS = ["i am sorry to hear that .", "oh no", "that is great !"]
 REFS = ["oh no", "you are so happy", "i am happy for you"]
 
 
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory):
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    d = tmp_path_factory.mktemp("tiny-bert")
-    words = "i am sorry to hear that . oh no is great ! you are so happy for".split()
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(words))]
-    tok = transformers.BertTokenizer(vocab={w: i for i, w in enumerate(vocab)})
-    assert 1 not in tok("oh no")["input_ids"]  # real tokens, not [UNK]
-    tok.save_pretrained(str(d))
-    torch.manual_seed(0)
-    cfg = transformers.BertConfig(vocab_size=len(tok), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                                  intermediate_size=32, max_position_embeddings=64)
-    transformers.BertModel(cfg).save_pretrained(str(d))
-    return d
 
 
 @pytest.fixture

@@ -211,24 +211,6 @@ def test_compute_metrics_edge_cases():
 
 
 # ------------------------------------------------------------------ BERTScore
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory):
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    d = tmp_path_factory.mktemp("tiny-bert")
-    words = "i am sorry to hear that . oh no is great ! you are so happy for".split()
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(words))]
-    # a vocabulary mapping: recent transformers ignore vocab_file here and would map every word to [UNK]
-    tok = transformers.BertTokenizer(vocab={w: i for i, w in enumerate(vocab)})
-    assert tok.unk_token_id not in tok(" ".join(words), add_special_tokens=False)["input_ids"]
-    tok.save_pretrained(str(d))
-    torch.manual_seed(0)
-    cfg = transformers.BertConfig(
-        vocab_size=len(tok), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=32, max_position_embeddings=64,
-    )
-    transformers.BertModel(cfg).save_pretrained(str(d))
-    return d
 
 
 def test_bertscore_tiny_model(tiny_bert):

@@ -27,21 +27,12 @@ import time
 import pytest
 import torch
 
-from edg.testing import require_shared
+from edg.testing import first_turns, require_shared
 
 TRAIN, HELD_OUT, CLASSES = 5000, 400, 8
 STEPS, BATCH, LR = 250, 32, 2e-3
 OVERRIDES = ["model.d_model=64", "model.ffn_dim=128", "model.knowledge_source=null", "tokenizer.vocab_size=2000",
              "tokenizer.max_context_tokens=48", "tokenizer.max_target_tokens=16"]
-
-
-def first_turns(dataset):
-    """Indices of the first listener turn of every conversation."""
-    first: dict[str, tuple[int, int]] = {}
-    for i, (conv, turn) in enumerate(zip(dataset["conv_id"], dataset["turn"])):
-        if conv not in first or turn < first[conv][0]:
-            first[conv] = (turn, i)
-    return sorted(i for _, i in first.values())
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,16 @@ def require_shared(relative: str) -> Path:
     return path
 
 
+def first_turns(dataset) -> list[int]:
+    """Indices of the first listener turn of every conversation of a turn-level split (the
+    speaker's opening utterance as the whole context: learning tests that need short inputs)."""
+    first: dict[str, tuple[int, int]] = {}
+    for i, (conv, turn) in enumerate(zip(dataset["conv_id"], dataset["turn"])):  # columns read once
+        if conv not in first or turn < first[conv][0]:
+            first[conv] = (turn, i)
+    return sorted(i for _, i in first.values())
+
+
 def train_and_validate(system: str, run_dir: Path, overrides: list[str], *, data: str = "empatheticdialogues",
                        max_train: int = 8000, max_valid: int = 400) -> dict:
     """A learning check on real data: build ``system`` with ``overrides`` on the first

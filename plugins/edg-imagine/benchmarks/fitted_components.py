@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=None, help="default 1e-5 (pretrained) or 1e-3 (small)")
     parser.add_argument("--max-train", type=int, default=None)
+    parser.add_argument("--max-tokens", type=int, default=None, help="default 512 (pretrained) or 128 (small)")
     parser.add_argument("--skip-mechanisms", action="store_true")
     parser.add_argument("--out", default="fitted-components.md")
     args = parser.parse_args()
@@ -40,8 +41,10 @@ def main() -> None:
     classifier = {"model_name": None if args.small else args.model_name, "epochs": args.epochs,
                   "lr": args.lr or (1e-3 if args.small else 1e-5), "max_train_examples": args.max_train}
     if args.small:
-        classifier.update(small_hidden=128, small_layers=2, small_heads=4, small_vocab=20000, max_tokens=128,
-                          batch_size=32)
+        classifier.update(small_hidden=128, small_layers=2, small_heads=4, small_vocab=20000,
+                          max_tokens=args.max_tokens or 128, batch_size=32)
+    elif args.max_tokens:
+        classifier["max_tokens"] = args.max_tokens
     data = Path(args.data)
     figures: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as work:
@@ -60,13 +63,18 @@ def main() -> None:
                 figures[f"mechanism_{m}"]["seconds"] = time.perf_counter() - began
     name = "small encoder (offline)" if args.small else args.model_name
     lines = [f"# IMAGINE fit-stage components: {name}, {args.epochs} epochs", "",
-             "| detector | test set | Pos. F1 | Neg. F1 | macro F1 | pairs |", "|---|---|---:|---:|---:|---:|"]
+             "| detector | test set | Pos. F1 | Neg. F1 | macro F1 | AUC | pairs |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     c = figures["cause_detector"]
     for split, label in (("dd_test", "RECCON-DD test"), ("iemocap_test", "RECCON-IEMOCAP test")):
         lines.append(f"| edg ({name}) | {label} | {100 * c[f'{split}_pos_f1']:.2f} | {100 * c[f'{split}_neg_f1']:.2f} "
-                     f"| {100 * c[f'{split}_macro_f1']:.2f} | {int(c[f'{split}_examples'])} |")
+                     f"| {100 * c[f'{split}_macro_f1']:.2f} | {c[f'{split}_auc']:.3f} | {int(c[f'{split}_examples'])} |")
+    for split, label in (("dd_test", "RECCON-DD test"), ("iemocap_test", "RECCON-IEMOCAP test")):
+        lines.append(f"| rule: the target is its own cause | {label} | {100 * c[f'{split}_self_rule_pos_f1']:.2f} "
+                     f"| {100 * c[f'{split}_self_rule_neg_f1']:.2f} | {100 * c[f'{split}_self_rule_macro_f1']:.2f} | "
+                     f"| {int(c[f'{split}_examples'])} |")
     for model, (pos, neg, macro) in PUBLISHED_DD.items():
-        lines.append(f"| {model}, published | RECCON-DD (fold 1) | {pos:.2f} | {neg:.2f} | {macro:.2f} | |")
+        lines.append(f"| {model}, published | RECCON-DD (fold 1) | {pos:.2f} | {neg:.2f} | {macro:.2f} | | |")
     if not args.skip_mechanisms:
         lines += ["", "| EPITOME classifier | accuracy | majority | macro F1 | rows |", "|---|---:|---:|---:|---:|"]
         for m in ("er", "ip", "ex"):

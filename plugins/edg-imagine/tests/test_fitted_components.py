@@ -24,6 +24,28 @@ def test_reccon_entailment_pairs(reccon_dir):
     assert len(read_reccon(reccon_dir / "iemocap_test.json")) == 12358
 
 
+def test_self_cause_rule_on_reccon_dd_test(reccon_dir):
+    # "the target utterance is its own cause": pos. F1 46.50 on RECCON-DD test, 31.03 on
+    # IEMOCAP test, the reference the detector's fit metrics report beside its own
+    from edg_imagine.cause_detector import self_cause_rule
+    from edg_imagine.pair_classifier import binary_scores
+    from edg_imagine.reccon import read_reccon
+
+    for name, pos_f1, macro_f1 in (("dailydialog_test.json", 0.4650, 0.6646), ("iemocap_test.json", 0.3103, 0.6318)):
+        pairs = read_reccon(reccon_dir / name)
+        scores = binary_scores(self_cause_rule(pairs), [y for _, y in pairs])
+        assert round(scores["pos_f1"], 4) == pos_f1 and round(scores["macro_f1"], 4) == macro_f1, name
+
+
+def test_ranking_auc_counts_ties_half():
+    from edg_imagine.pair_classifier import ranking_auc
+
+    assert ranking_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == 0.75  # 3 of the 4 (pos, neg) pairs ordered
+    assert ranking_auc([0.5, 0.5, 0.5], [1, 0, 0]) == 0.5
+    assert ranking_auc([0.9, 0.2, 0.2, 0.1], [1, 1, 0, 0]) == 0.875  # one tie between a positive and a negative
+    assert ranking_auc([0.3, 0.7], [1, 1]) != ranking_auc([0.3, 0.7], [1, 1])  # undefined without a negative: NaN
+
+
 def test_epitome_levels_merge_into_yes(epitome_dir):
     from edg_imagine.epitome import read_epitome, split_rows
 
@@ -58,7 +80,10 @@ def test_cause_detector_fits_once_reports_f1_and_selects_causes(reccon_dir, ed_p
     from edg.data import load_splits
     from edg.fitting import fit_all
     from edg.interfaces.fitted import FitSpec
-    from edg_imagine.cause_detector import CauseDetector, CauseDetectorOptions, reccon_digests, target_utterance
+    from edg_imagine.cause_detector import (CauseDetector, CauseDetectorOptions, reccon_digests, self_cause_rule,
+                                            target_utterance)
+    from edg_imagine.pair_classifier import binary_scores, take
+    from edg_imagine.reccon import RECCON_FILES, read_reccon
 
     options = CauseDetectorOptions(reccon_dir=str(reccon_dir), classifier=small_classifier)
 
@@ -76,6 +101,11 @@ def test_cause_detector_fits_once_reports_f1_and_selects_causes(reccon_dir, ed_p
         assert metrics[f"{split}_examples"] == 120
         assert 0.0 <= metrics[f"{split}_pos_f1"] <= 1.0
         assert metrics[f"{split}_macro_f1"] == (metrics[f"{split}_pos_f1"] + metrics[f"{split}_neg_f1"]) / 2
+        assert 0.0 <= metrics[f"{split}_auc"] <= 1.0
+        # the self-cause reference rule on the same 120 pairs
+        pairs = take(read_reccon(reccon_dir / RECCON_FILES[split]), 120, options.classifier.seed)
+        rule = binary_scores(self_cause_rule(pairs), [y for _, y in pairs])
+        assert metrics[f"{split}_self_rule_pos_f1"] == rule["pos_f1"] > 0
     assert metrics["train_pairs"] == 400
     # a second run loads the cached detector: same predictions
     with caplog.at_level(logging.INFO, logger="edg"):

@@ -19,7 +19,7 @@ from typing import Any
 from edg.config import StrictModel
 from edg.errors import ResourceError
 from edg.interfaces.fitted import FittedComponent
-from edg_imagine.pair_classifier import PairClassifier, PairClassifierOptions, binary_scores, take
+from edg_imagine.pair_classifier import PairClassifier, PairClassifierOptions, binary_scores, ranking_auc, take
 from edg_imagine.reccon import RECCON_FILES, cause_input, read_reccon
 
 DEFAULT_RECCON_DIR = "../shared/data/reccon"
@@ -57,6 +57,12 @@ def reccon_digests(directory: str | Path) -> list[dict[str, Any]]:
     return out
 
 
+def self_cause_rule(pairs: list[tuple[list[str], int]]) -> list[int]:
+    """1 for the pairs whose candidate is the target utterance itself, 0 otherwise: the
+    reference rule (no learning) the fit metrics report beside the detector's."""
+    return [int(segments[2] == segments[1]) for segments, _ in pairs]
+
+
 def target_utterance(roles: list[str]) -> int:
     """The speaker's last utterance (the last utterance when the speaker has none)."""
     for i in range(len(roles) - 1, -1, -1):
@@ -86,9 +92,15 @@ class CauseDetector(FittedComponent):
         for split in ("valid", "dd_test", "iemocap_test"):
             pairs = take(read_reccon(root / RECCON_FILES[split]), o.max_eval_examples, o.seed)
             scores = self.classifier.probabilities([text for text, _ in pairs])
+            gold = [y for _, y in pairs]
             predicted = [int(p >= self.options.threshold) for p in scores]
-            for name, value in binary_scores(predicted, [y for _, y in pairs]).items():
+            for name, value in binary_scores(predicted, gold).items():
                 metrics[f"{split}_{name}"] = value
+            metrics[f"{split}_auc"] = ranking_auc(scores, gold)
+            # the floor a learned detector must clear: "the target utterance causes itself"
+            for name, value in binary_scores(self_cause_rule(pairs), gold).items():
+                if name != "examples":
+                    metrics[f"{split}_self_rule_{name}"] = value
         return metrics
 
     def causes(self, contexts: list[list[str]], roles: list[list[str]], emotions: list[str]) -> list[list[int]]:

@@ -201,6 +201,27 @@ def binary_scores(predicted: list[int], gold: list[int]) -> dict[str, float]:
             "macro_f1": (pos + neg) / 2, "examples": float(len(gold))}
 
 
+def ranking_auc(scores: list[float], gold: list[int]) -> float:
+    """The probability that a random positive scores above a random negative (ties count
+    half): the threshold-free ROC AUC, computed from the ranks of the scores."""
+    order = sorted(range(len(scores)), key=scores.__getitem__)
+    ranks = [0.0] * len(scores)
+    i = 0
+    while i < len(order):  # tied scores share their mean rank
+        j = i
+        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    positives = sum(gold)
+    negatives = len(gold) - positives
+    if not positives or not negatives:
+        return float("nan")
+    rank_sum = sum(r for r, g in zip(ranks, gold) if g)
+    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
 def take(rows: list[Any], limit: Optional[int], seed: int) -> list[Any]:
     """A seeded random subset of at most ``limit`` rows (all rows, in order, without a limit)."""
     if limit is None or limit >= len(rows):

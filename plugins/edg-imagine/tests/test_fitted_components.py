@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def test_reccon_entailment_pairs(reccon_dir):
     from edg_imagine.reccon import read_reccon
@@ -46,6 +48,21 @@ def test_ranking_auc_counts_ties_half():
     assert ranking_auc([0.3, 0.7], [1, 1]) != ranking_auc([0.3, 0.7], [1, 1])  # undefined without a negative: NaN
 
 
+def test_learning_rate_schedule_is_linear_warm_up_then_linear_decay():
+    from edg_imagine.cause_detector import CauseClassifierOptions
+    from edg_imagine.mechanism_classifier import EpitomeClassifierOptions
+    from edg_imagine.pair_classifier import learning_rate_factor
+
+    # 3 warm-up steps of 10: 0, 1/3, 2/3, then from 1 down to 1/7 at the last step
+    got = [learning_rate_factor(step, 3, 10, linear_decay=True) for step in range(10)]
+    assert got == pytest.approx([0, 1 / 3, 2 / 3, 1, 6 / 7, 5 / 7, 4 / 7, 3 / 7, 2 / 7, 1 / 7])
+    assert [learning_rate_factor(s, 0, 4, True) for s in range(4)] == pytest.approx([1, 0.75, 0.5, 0.25])
+    assert [learning_rate_factor(s, 2, 4, False) for s in range(4)] == pytest.approx([0, 0.5, 1, 1])
+    # the reference recipes: RECCON trains with simpletransformers' 6 % warm-up, EPITOME without
+    assert CauseClassifierOptions().warmup_ratio == 0.06 and EpitomeClassifierOptions().warmup_ratio == 0.0
+    assert CauseClassifierOptions().max_grad_norm == EpitomeClassifierOptions().max_grad_norm == 1.0
+
+
 def test_epitome_levels_merge_into_yes(epitome_dir):
     from edg_imagine.epitome import read_epitome, split_rows
 
@@ -62,8 +79,6 @@ def test_epitome_levels_merge_into_yes(epitome_dir):
 
 
 def test_epitome_reader_names_file_and_line(tmp_path):
-    import pytest
-
     from edg.errors import ResourceError
     from edg_imagine.epitome import read_epitome
 
@@ -148,8 +163,6 @@ def test_mechanism_classifiers_fit_and_label_ed_responses(epitome_dir, ed_path, 
 
 
 def test_offline_encoder_is_the_default_by_name_and_errors_name_the_key(reccon_dir):
-    import pytest
-
     from edg.errors import ConfigError
     from edg_imagine.cause_detector import CauseDetectorOptions
     from edg_imagine.pair_classifier import PairClassifier

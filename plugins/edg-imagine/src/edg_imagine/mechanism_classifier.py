@@ -22,8 +22,9 @@ DEFAULT_EPITOME_DIR = "../shared/data/epitome"
 
 
 class EpitomeClassifierOptions(PairClassifierOptions):
-    """The training settings of Sharma et al.'s EPITOME classifiers (lr 2e-5, batch 32, 4
-    epochs, 64 tokens per post: 128 for the pair)."""
+    """The training settings of Sharma et al.'s EPITOME classifiers (lr 2e-5 decaying linearly
+    without warm-up, gradient norm 1.0, batch 32, 4 epochs, 64 tokens per post: 128 for the
+    pair)."""
 
     lr: float = 2e-5
     batch_size: int = 32

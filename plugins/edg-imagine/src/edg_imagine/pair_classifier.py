@@ -11,6 +11,7 @@ depend on the run's tokenizer (it can be fitted before knowledge annotation).
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 from typing import Any, Optional
@@ -33,6 +34,14 @@ class PairClassifierOptions(StrictModel):
     small_vocab: int = 8000
     epochs: int = 3
     lr: float = 1e-5
+    warmup_ratio: float = 0.0
+    """The fraction of all training steps over which the learning rate rises linearly from 0."""
+    linear_decay: bool = True
+    """After the warm-up, decay the learning rate linearly to 0 at the last step (the linear
+    schedule both reference recipes use); ``false``: constant."""
+    max_grad_norm: Optional[float] = 1.0
+    """Clip the gradient to this global norm; ``null``: no clipping."""
+    weight_decay: float = 0.0
     batch_size: int = 16
     max_tokens: int = 256
     max_train_examples: Optional[int] = None
@@ -111,7 +120,10 @@ class PairClassifier:
 
         o = self.options
         model = self.model.to(self._device())
-        optimizer = torch.optim.AdamW(model.parameters(), lr=o.lr)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=o.lr, eps=1e-8, weight_decay=o.weight_decay)
+        steps_per_epoch = math.ceil(len(examples) / o.batch_size)
+        total_steps = steps_per_epoch * o.epochs
+        warmup_steps = math.ceil(total_steps * o.warmup_ratio)
         progress = work_dir / PROGRESS_FILE
         record = {"epochs": 0, "best_epoch": 0, "best_loss": None}
         if progress.is_file():
@@ -124,12 +136,17 @@ class PairClassifier:
             if epoch < record["epochs"]:
                 continue
             model.train()
-            for start in range(0, len(order), o.batch_size):
+            for batch_index, start in enumerate(range(0, len(order), o.batch_size)):
                 rows = [examples[i] for i in order[start:start + o.batch_size]]
                 labels = torch.tensor([y for _, y in rows], device=self._device())
                 loss = model(**self._batch([t for t, _ in rows]), labels=labels).loss
                 optimizer.zero_grad()
                 loss.backward()
+                if o.max_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), o.max_grad_norm)
+                step = epoch * steps_per_epoch + batch_index
+                for group in optimizer.param_groups:
+                    group["lr"] = o.lr * learning_rate_factor(step, warmup_steps, total_steps, o.linear_decay)
                 optimizer.step()
             state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
             save_file(state, str(work_dir / WEIGHTS_FILE))
@@ -184,6 +201,18 @@ class PairClassifier:
 
         self.model = AutoModelForSequenceClassification.from_pretrained(str(directory))
         self.tokenizer = load_tokenizer(directory)
+
+
+def learning_rate_factor(step: int, warmup_steps: int, total_steps: int, linear_decay: bool) -> float:
+    """The multiplier of the peak learning rate at 0-based ``step``: a linear rise from 0 over
+    ``warmup_steps``, then a linear fall to 0 at ``total_steps`` (or constant), as
+    ``transformers.get_linear_schedule_with_warmup``, which RECCON's and EPITOME's
+    training code use."""
+    if step < warmup_steps:
+        return step / max(1, warmup_steps)
+    if not linear_decay:
+        return 1.0
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
 
 def binary_scores(predicted: list[int], gold: list[int]) -> dict[str, float]:

@@ -48,18 +48,25 @@ def test_ranking_auc_counts_ties_half():
     assert ranking_auc([0.3, 0.7], [1, 1]) != ranking_auc([0.3, 0.7], [1, 1])  # undefined without a negative: NaN
 
 
-def test_learning_rate_schedule_is_linear_warm_up_then_linear_decay():
+def test_classifiers_train_with_the_reference_schedules():
     from edg_imagine.cause_detector import CauseClassifierOptions
     from edg_imagine.mechanism_classifier import EpitomeClassifierOptions
-    from edg_imagine.pair_classifier import learning_rate_factor
+    from edg_imagine.pair_classifier import PairClassifier
 
-    # 3 warm-up steps of 10: 0, 1/3, 2/3, then from 1 down to 1/7 at the last step
-    got = [learning_rate_factor(step, 3, 10, linear_decay=True) for step in range(10)]
-    assert got == pytest.approx([0, 1 / 3, 2 / 3, 1, 6 / 7, 5 / 7, 4 / 7, 3 / 7, 2 / 7, 1 / 7])
-    assert [learning_rate_factor(s, 0, 4, True) for s in range(4)] == pytest.approx([1, 0.75, 0.5, 0.25])
-    assert [learning_rate_factor(s, 2, 4, False) for s in range(4)] == pytest.approx([0, 0.5, 1, 1])
-    # the reference recipes: RECCON trains with simpletransformers' 6 % warm-up, EPITOME without
-    assert CauseClassifierOptions().warmup_ratio == 0.06 and EpitomeClassifierOptions().warmup_ratio == 0.0
+    # RECCON (simpletransformers' defaults): 6 % warm-up, then linear decay; 100 examples of
+    # batch 8 for 12 epochs are 13 steps an epoch, 156 in all, 10 of them warm-up
+    cause = PairClassifier(CauseClassifierOptions(), "cause").schedule(100)
+    assert (cause.steps_per_epoch, cause.total_steps, cause.warmup_steps) == (13, 156, 10)
+    assert [cause(s) for s in (0, 4, 9)] == pytest.approx([0.1, 0.5, 1.0])
+    assert cause(9) > cause(10) > cause(100) > cause(155) == 0.0
+    assert cause(82) == pytest.approx((156 - 83) / (156 - 10))
+    # EPITOME: linear decay from the first step, no warm-up
+    epitome = PairClassifier(EpitomeClassifierOptions(), "epitome").schedule(64)
+    assert (epitome.total_steps, epitome.warmup_steps) == (8, 0)
+    assert [epitome(s) for s in range(8)] == pytest.approx([1, 6 / 7, 5 / 7, 4 / 7, 3 / 7, 2 / 7, 1 / 7, 0])
+    # without linear decay: warm-up, then constant
+    flat = PairClassifier(CauseClassifierOptions(linear_decay=False, warmup_ratio=0.5), "flat").schedule(16)
+    assert [flat(s) for s in range(flat.total_steps)][-3:] == [1.0, 1.0, 1.0] and flat(0) < 1.0
     assert CauseClassifierOptions().max_grad_norm == EpitomeClassifierOptions().max_grad_norm == 1.0
 
 

@@ -45,8 +45,7 @@ class CauseDetectorOptions(StrictModel):
     classifier: CauseClassifierOptions = CauseClassifierOptions()
     """RoBERTa-base by name (RECCON's published CEE detector, its training settings: lr 1e-5
     with 6 % warm-up and linear decay, batch 8, 12 epochs, 512 tokens, the epoch of lowest
-    validation loss kept), or the small
-    offline encoder with ``model_name: null``."""
+    validation loss kept), or the small offline encoder with ``model_name: null``."""
 
 
 def reccon_digests(directory: str | Path) -> list[dict[str, Any]]:

@@ -18,6 +18,8 @@ from typing import Any, Optional
 
 from edg.config import StrictModel, TokenizerConfig
 from edg.errors import ConfigError
+from edg.interfaces.schedule import Schedule
+from edg.training.schedules import ConstantSchedule, LinearSchedule
 
 STATE_FILE = "classifier.json"
 PROGRESS_FILE = "progress.json"
@@ -110,6 +112,16 @@ class PairClassifier:
         enc.pop("token_type_ids", None)
         return {k: v.to(self._device()) for k, v in enc.items()}
 
+    def schedule(self, train_examples: int) -> Schedule:
+        """The learning-rate multiplier of each step: the core's ``linear`` schedule (warm-up,
+        then linear decay to 0) or, without ``linear_decay``, its ``constant`` one."""
+        o = self.options
+        steps_per_epoch = math.ceil(train_examples / o.batch_size)
+        total_steps = steps_per_epoch * o.epochs
+        kind = LinearSchedule if o.linear_decay else ConstantSchedule
+        return kind(None, warmup_steps=math.ceil(total_steps * o.warmup_ratio), total_steps=total_steps,
+                    steps_per_epoch=steps_per_epoch)
+
     def train(self, examples: list[tuple[list[str], int]], work_dir: Path,
               valid: Optional[list[tuple[list[str], int]]] = None) -> dict[str, float]:
         """Cross-entropy training; with ``valid``, the epoch of lowest validation loss is kept
@@ -121,9 +133,7 @@ class PairClassifier:
         o = self.options
         model = self.model.to(self._device())
         optimizer = torch.optim.AdamW(model.parameters(), lr=o.lr, eps=1e-8, weight_decay=o.weight_decay)
-        steps_per_epoch = math.ceil(len(examples) / o.batch_size)
-        total_steps = steps_per_epoch * o.epochs
-        warmup_steps = math.ceil(total_steps * o.warmup_ratio)
+        schedule = self.schedule(len(examples))
         progress = work_dir / PROGRESS_FILE
         record = {"epochs": 0, "best_epoch": 0, "best_loss": None}
         if progress.is_file():
@@ -144,9 +154,8 @@ class PairClassifier:
                 loss.backward()
                 if o.max_grad_norm is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), o.max_grad_norm)
-                step = epoch * steps_per_epoch + batch_index
-                for group in optimizer.param_groups:
-                    group["lr"] = o.lr * learning_rate_factor(step, warmup_steps, total_steps, o.linear_decay)
+                for group in optimizer.param_groups:  # a function of the step: a resumed fit gets the same rates
+                    group["lr"] = o.lr * schedule(epoch * schedule.steps_per_epoch + batch_index)
                 optimizer.step()
             state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
             save_file(state, str(work_dir / WEIGHTS_FILE))
@@ -201,18 +210,6 @@ class PairClassifier:
 
         self.model = AutoModelForSequenceClassification.from_pretrained(str(directory))
         self.tokenizer = load_tokenizer(directory)
-
-
-def learning_rate_factor(step: int, warmup_steps: int, total_steps: int, linear_decay: bool) -> float:
-    """The multiplier of the peak learning rate at 0-based ``step``: a linear rise from 0 over
-    ``warmup_steps``, then a linear fall to 0 at ``total_steps`` (or constant), as
-    ``transformers.get_linear_schedule_with_warmup``, which RECCON's and EPITOME's
-    training code use."""
-    if step < warmup_steps:
-        return step / max(1, warmup_steps)
-    if not linear_decay:
-        return 1.0
-    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
 
 def binary_scores(predicted: list[int], gold: list[int]) -> dict[str, float]:

@@ -32,6 +32,8 @@ def main() -> None:
     parser.add_argument("--max-train", type=int, default=None)
     parser.add_argument("--max-tokens", type=int, default=None, help="default 512 (pretrained) or 128 (small)")
     parser.add_argument("--skip-mechanisms", action="store_true")
+    parser.add_argument("--no-distance", action="store_true",
+                        help="the small encoder without the candidate-distance pair feature")
     parser.add_argument("--out", default="fitted-components.md")
     args = parser.parse_args()
 
@@ -49,7 +51,9 @@ def main() -> None:
     figures: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as work:
         began = time.perf_counter()
-        detector = CauseDetector(CauseDetectorOptions(reccon_dir=str(data / "reccon"), classifier=classifier))
+        distance = False if args.no_distance else None  # None: the default (on for the small encoder)
+        detector = CauseDetector(CauseDetectorOptions(reccon_dir=str(data / "reccon"), classifier=classifier,
+                                                      candidate_distance=distance))
         figures["cause_detector"] = detector.fit({}, Path(work))
         figures["cause_detector"]["seconds"] = time.perf_counter() - began
         if not args.skip_mechanisms:
@@ -62,6 +66,8 @@ def main() -> None:
                     figures[f"mechanism_{m}"] = component.fit({}, Path(mwork))
                 figures[f"mechanism_{m}"]["seconds"] = time.perf_counter() - began
     name = "small encoder (offline)" if args.small else args.model_name
+    if args.small:
+        name += ", candidate distance" if detector.use_distance else ", text only"
     lines = [f"# IMAGINE fit-stage components: {name}, {args.epochs} epochs", "",
              "| detector | test set | Pos. F1 | Neg. F1 | macro F1 | AUC | pairs |",
              "|---|---|---:|---:|---:|---:|---:|"]
@@ -69,10 +75,13 @@ def main() -> None:
     for split, label in (("dd_test", "RECCON-DD test"), ("iemocap_test", "RECCON-IEMOCAP test")):
         lines.append(f"| edg ({name}) | {label} | {100 * c[f'{split}_pos_f1']:.2f} | {100 * c[f'{split}_neg_f1']:.2f} "
                      f"| {100 * c[f'{split}_macro_f1']:.2f} | {c[f'{split}_auc']:.3f} | {int(c[f'{split}_examples'])} |")
-    for split, label in (("dd_test", "RECCON-DD test"), ("iemocap_test", "RECCON-IEMOCAP test")):
-        lines.append(f"| rule: the target is its own cause | {label} | {100 * c[f'{split}_self_rule_pos_f1']:.2f} "
-                     f"| {100 * c[f'{split}_self_rule_neg_f1']:.2f} | {100 * c[f'{split}_self_rule_macro_f1']:.2f} | "
-                     f"| {int(c[f'{split}_examples'])} |")
+    rules = (("self_rule", "rule: the target is its own cause"),
+             ("recent_rule", "rule: the target or the utterance before it"))
+    for rule, rule_label in rules:
+        for split, label in (("dd_test", "RECCON-DD test"), ("iemocap_test", "RECCON-IEMOCAP test")):
+            lines.append(f"| {rule_label} | {label} | {100 * c[f'{split}_{rule}_pos_f1']:.2f} "
+                         f"| {100 * c[f'{split}_{rule}_neg_f1']:.2f} | {100 * c[f'{split}_{rule}_macro_f1']:.2f} | "
+                         f"| {int(c[f'{split}_examples'])} |")
     for model, (pos, neg, macro) in PUBLISHED_DD.items():
         lines.append(f"| {model}, published | RECCON-DD (fold 1) | {pos:.2f} | {neg:.2f} | {macro:.2f} | | |")
     if not args.skip_mechanisms:

@@ -6,6 +6,10 @@ components (the RECCON emotion-cause detector and the EPITOME mechanism classifi
 small RoBERTa-shaped encoder from ``small_*`` (random initialisation) over a word-level
 vocabulary trained on the component's own training texts, so it runs offline and does not
 depend on the run's tokenizer (it can be fitted before knowledge annotation).
+
+``pair_types > 0`` gives every example an integer type (a feature of the pair, e.g. the
+cause candidate's distance to its target) that the small encoder embeds as RoBERTa's token
+type on every token; pretrained checkpoints take none (their token-type table has one row).
 """
 
 from __future__ import annotations
@@ -57,15 +61,21 @@ class PairClassifierOptions(StrictModel):
 class PairClassifier:
     """Texts are lists of segments joined by the tokenizer's separator token."""
 
-    def __init__(self, options: PairClassifierOptions, key: str) -> None:
+    def __init__(self, options: PairClassifierOptions, key: str, pair_types: int = 0) -> None:
         self.options = options
         self.key = key  # the config key of these options, for error messages
+        self.pair_types = pair_types
+        if pair_types and options.model_name is not None:
+            raise ConfigError(f"{key}.model_name: pair types are for the small offline encoder (model_name: null); "
+                              f"a pretrained checkpoint reads the pair from its text")
         self.model: Any = None
         self.tokenizer: Any = None
 
     def fingerprint(self) -> dict[str, Any]:
         fp = self.options.model_dump(mode="json")
         fp.pop("device")
+        if self.pair_types:
+            fp["pair_types"] = self.pair_types
         return fp
 
     def _device(self):
@@ -98,7 +108,8 @@ class PairClassifier:
         config = RobertaConfig(vocab_size=len(tok), hidden_size=o.small_hidden, num_hidden_layers=o.small_layers,
                                num_attention_heads=o.small_heads, intermediate_size=4 * o.small_hidden,
                                max_position_embeddings=o.max_tokens + tok.pad_token_id + 2, num_labels=2,
-                               pad_token_id=tok.pad_token_id, bos_token_id=None, eos_token_id=None, type_vocab_size=1)
+                               pad_token_id=tok.pad_token_id, bos_token_id=None, eos_token_id=None,
+                               type_vocab_size=max(self.pair_types, 1))
         self.model = RobertaForSequenceClassification(config)
         self.tokenizer = tok
 
@@ -106,10 +117,19 @@ class PairClassifier:
         sep = self.tokenizer.sep_token or "</s>"
         return f" {sep} ".join(s.strip() for s in segments)
 
-    def _batch(self, texts: list[list[str]]):
+    def _batch(self, texts: list[list[str]], types: Optional[list[int]] = None):
+        import torch
+
         enc = self.tokenizer([self._join(t) for t in texts], truncation=True, max_length=self.options.max_tokens,
                              padding=True, return_tensors="pt")
         enc.pop("token_type_ids", None)
+        if self.pair_types:
+            if types is None or len(types) != len(texts):
+                raise ValueError(f"{self.key}: this classifier needs one pair type per text")
+            if min(types) < 0 or max(types) >= self.pair_types:
+                raise ValueError(f"{self.key}: pair types must lie in [0, {self.pair_types})")
+            column = torch.tensor(types, dtype=torch.long).unsqueeze(1)
+            enc["token_type_ids"] = column.expand_as(enc["input_ids"]).contiguous()
         return {k: v.to(self._device()) for k, v in enc.items()}
 
     def schedule(self, train_examples: int) -> Schedule:
@@ -123,10 +143,12 @@ class PairClassifier:
                     steps_per_epoch=steps_per_epoch)
 
     def train(self, examples: list[tuple[list[str], int]], work_dir: Path,
-              valid: Optional[list[tuple[list[str], int]]] = None) -> dict[str, float]:
+              valid: Optional[list[tuple[list[str], int]]] = None, *, types: Optional[list[int]] = None,
+              valid_types: Optional[list[int]] = None) -> dict[str, float]:
         """Cross-entropy training; with ``valid``, the epoch of lowest validation loss is kept
         (RECCON's and EPITOME's best-model selection). An interrupted fit resumes after its
-        last complete epoch. Returns the selected epoch and its validation loss."""
+        last complete epoch. Returns the selected epoch and its validation loss. ``types``
+        and ``valid_types``: the pair type of each example (``pair_types > 0`` only)."""
         import torch
         from safetensors.torch import load_file, save_file
 
@@ -147,9 +169,11 @@ class PairClassifier:
                 continue
             model.train()
             for batch_index, start in enumerate(range(0, len(order), o.batch_size)):
-                rows = [examples[i] for i in order[start:start + o.batch_size]]
+                picked = order[start:start + o.batch_size]
+                rows = [examples[i] for i in picked]
                 labels = torch.tensor([y for _, y in rows], device=self._device())
-                loss = model(**self._batch([t for t, _ in rows]), labels=labels).loss
+                batch_types = [types[i] for i in picked] if types is not None else None
+                loss = model(**self._batch([t for t, _ in rows], batch_types), labels=labels).loss
                 optimizer.zero_grad()
                 loss.backward()
                 if o.max_grad_norm is not None:
@@ -161,7 +185,7 @@ class PairClassifier:
             save_file(state, str(work_dir / WEIGHTS_FILE))
             record["epochs"] = epoch + 1
             if valid:
-                loss = self.loss(valid)
+                loss = self.loss(valid, types=valid_types)
                 if record["best_loss"] is None or loss < record["best_loss"]:
                     record.update(best_epoch=epoch + 1, best_loss=loss)
                     save_file(state, str(work_dir / BEST_FILE))
@@ -173,7 +197,8 @@ class PairClassifier:
             out["selected_valid_loss"] = float(record["best_loss"])
         return out
 
-    def loss(self, examples: list[tuple[list[str], int]], batch_size: int = 64) -> float:
+    def loss(self, examples: list[tuple[list[str], int]], batch_size: int = 64, *,
+             types: Optional[list[int]] = None) -> float:
         """Mean cross-entropy over ``examples``."""
         import torch
 
@@ -183,18 +208,22 @@ class PairClassifier:
             for start in range(0, len(examples), batch_size):
                 rows = examples[start:start + batch_size]
                 labels = torch.tensor([y for _, y in rows], device=self._device())
-                total += float(self.model(**self._batch([t for t, _ in rows]), labels=labels).loss) * len(rows)
+                batch_types = types[start:start + batch_size] if types is not None else None
+                total += float(self.model(**self._batch([t for t, _ in rows], batch_types),
+                                          labels=labels).loss) * len(rows)
         return total / max(len(examples), 1)
 
-    def probabilities(self, texts: list[list[str]], batch_size: int = 64) -> list[float]:
-        """P(label 1) of each text."""
+    def probabilities(self, texts: list[list[str]], batch_size: int = 64, *,
+                      types: Optional[list[int]] = None) -> list[float]:
+        """P(label 1) of each text (``types``: their pair types, ``pair_types > 0`` only)."""
         import torch
 
         self.model.to(self._device()).eval()
         out: list[float] = []
         with torch.no_grad():
             for start in range(0, len(texts), batch_size):
-                logits = self.model(**self._batch(texts[start:start + batch_size])).logits.float()
+                batch_types = types[start:start + batch_size] if types is not None else None
+                logits = self.model(**self._batch(texts[start:start + batch_size], batch_types)).logits.float()
                 out.extend(float(p) for p in torch.softmax(logits, -1)[:, 1].tolist())
         return out
 

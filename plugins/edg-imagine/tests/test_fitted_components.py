@@ -157,7 +157,7 @@ def test_cause_detector_fits_once_reports_f1_and_selects_causes(reccon_dir, ed_p
         assert 0.0 <= metrics[f"{split}_pos_f1"] <= 1.0
         assert metrics[f"{split}_macro_f1"] == (metrics[f"{split}_pos_f1"] + metrics[f"{split}_neg_f1"]) / 2
         assert 0.0 <= metrics[f"{split}_auc"] <= 1.0
-        # the self-cause reference rule on the same 120 pairs
+        # both reference rules on the same 120 pairs
         pairs = take(read_reccon(reccon_dir / RECCON_FILES[split]), 120, options.classifier.seed)
         gold = [p.label for p in pairs]
         assert metrics[f"{split}_self_rule_pos_f1"] == binary_scores(self_cause_rule(pairs), gold)["pos_f1"] > 0

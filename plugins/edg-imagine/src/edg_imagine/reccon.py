@@ -44,7 +44,7 @@ def cause_input(emotion: str, utterances: list[str], target: int, candidate: int
 
 
 def read_reccon(path: str | Path) -> list[CausePair]:
-    """The entailment pairs of one RECCON file: (segments, label)."""
+    """The entailment pairs of one RECCON file (:class:`CausePair`: segments, label, distance)."""
     path = Path(path)
     try:
         dialogues = json.loads(path.read_text(encoding="utf-8"))

@@ -99,6 +99,10 @@ class TrainConfig(StrictModel):
     log_every: PositiveInt = 50
     patience: Optional[PositiveInt] = 5
     """Early stopping: evaluations without improvement of ``early_stopping_on`` before stopping."""
+    early_stopping_from: NonNegativeInt = 0
+    """Evaluations at earlier steps are logged and checkpointed but neither pick the best
+    checkpoint nor count against ``patience`` (MoEL's code ignores those before iteration
+    13,000, while its oracle routing still steers most batches)."""
     early_stopping_on: str = "loss"
     """The validation figure whose decrease is an improvement (and picks the best checkpoint):
     ``loss`` (the weighted training objective), ``token_nll`` (the generation loss per target

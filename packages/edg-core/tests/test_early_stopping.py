@@ -63,19 +63,19 @@ def test_a_run_resumed_with_another_figure_is_judged_by_it_from_the_log(tmp_path
     assert state.best_on == "falling" and state.step == 10 and state.best_step == 10 and not state.stopped_early
 
 
-def test_evaluations_before_early_stopping_from_neither_pick_the_best_nor_count(tmp_path, monkeypatch):
+def test_evaluations_up_to_early_stopping_after_neither_pick_the_best_nor_count(tmp_path, monkeypatch):
     from edg.training.loop import train
 
     run = tmp_path / "run"
     session, splits, model, losses = _build(tmp_path, monkeypatch, "train.max_steps=16", "train.patience=2",
-                                            "train.early_stopping_from=6")
+                                            "train.early_stopping_after=4")
     state = train(model, session.system, losses, splits, session.config, run)
     # the objective rises: steps 2 and 4 do not count, 6 is the first (and best), 8 and 10 use the patience
-    assert state.stopped_early and state.step == 10 and state.best_step == 6 and state.best_from == 6
+    assert state.stopped_early and state.step == 10 and state.best_step == 6 and state.best_after == 4
     assert (run / "checkpoints" / "BEST").read_text().strip() == "step-6"
 
 
-def test_a_run_resumed_with_another_early_stopping_from_is_judged_again(tmp_path, monkeypatch):
+def test_a_run_resumed_with_another_early_stopping_after_is_judged_again(tmp_path, monkeypatch):
     from edg.training.loop import train
 
     run = tmp_path / "run"
@@ -84,20 +84,20 @@ def test_a_run_resumed_with_another_early_stopping_from_is_judged_again(tmp_path
     assert state.best_step == 2 and state.bad_evals == 3
 
     session, splits, model, losses = _build(tmp_path, monkeypatch, "train.max_steps=12", "train.patience=2",
-                                            "train.early_stopping_from=8")
+                                            "train.early_stopping_after=6")
     state = train(model, session.system, losses, splits, session.config, run, resume=True)
-    # re-judged from step 8 on: 8 is the best, 10 and 12 are the two evaluations without improvement
-    assert (state.best_step, state.bad_evals, state.best_from, state.step) == (8, 2, 8, 12) and state.stopped_early
+    # re-judged after step 6: 8 is the best, 10 and 12 are the two evaluations without improvement
+    assert (state.best_step, state.bad_evals, state.best_after, state.step) == (8, 2, 6, 12) and state.stopped_early
     assert (run / "checkpoints" / "BEST").read_text().strip() == "step-8"
 
 
-def test_early_stopping_from_log_skips_the_evaluations_before_start():
+def test_early_stopping_from_log_skips_the_evaluations_up_to_after():
     from edg.training.loop import early_stopping_from_log
 
     records = [{"split": "valid", "step": s, "x": v} for s, v in ((2, 1.0), (4, 5.0), (6, 4.0), (8, 6.0))]
     assert early_stopping_from_log(records, "x", 8) == (1.0, 2, 3)
-    assert early_stopping_from_log(records, "x", 8, start=3) == (4.0, 6, 1)
-    assert early_stopping_from_log(records, "x", 8, start=9) == (float("inf"), 0, 0)
+    assert early_stopping_from_log(records, "x", 8, after=2) == (4.0, 6, 1)
+    assert early_stopping_from_log(records, "x", 8, after=8) == (float("inf"), 0, 0)
 
 
 def test_an_unknown_figure_is_refused_before_training(tmp_path, monkeypatch):
@@ -125,7 +125,7 @@ def test_early_stopping_from_log_restarts_at_a_change_of_objective():
 
 def test_edg_train_resume_may_change_when_training_stops_and_records_it(tmp_path, monkeypatch):
     """`--resume` accepts train.patience, train.early_stopping_on, train.eval_every and
-    train.early_stopping_from (nothing trained changes)
+    train.early_stopping_after (nothing trained changes)
     and writes them into the run's config.yaml."""
     import yaml
 
@@ -138,8 +138,8 @@ def test_edg_train_resume_may_change_when_training_stops_and_records_it(tmp_path
     (run,) = (tmp_path / "runs" / "demo").iterdir()
     assert yaml.safe_load((run / "config.yaml").read_text())["train"]["early_stopping_on"] == "token_nll"
     assert main(["train", "--resume", str(run), "train.early_stopping_on=loss", "train.patience=3",
-                 "train.eval_every=5", "train.early_stopping_from=10", "train.progress=false"]) == 0
+                 "train.eval_every=5", "train.early_stopping_after=10", "train.progress=false"]) == 0
     train = yaml.safe_load((run / "config.yaml").read_text())["train"]
-    assert (train["early_stopping_on"], train["patience"], train["eval_every"], train["early_stopping_from"]) == \
+    assert (train["early_stopping_on"], train["patience"], train["eval_every"], train["early_stopping_after"]) == \
         ("loss", 3, 5, 10)
     assert main(["train", "--resume", str(run), "train.lr=0.5"]) != 0  # what is trained stays refused

@@ -99,9 +99,9 @@ class TrainConfig(StrictModel):
     log_every: PositiveInt = 50
     patience: Optional[PositiveInt] = 5
     """Early stopping: evaluations without improvement of ``early_stopping_on`` before stopping."""
-    early_stopping_from: NonNegativeInt = 0
-    """Evaluations at earlier steps are logged and checkpointed but neither pick the best
-    checkpoint nor count against ``patience`` (MoEL's code ignores those before iteration
+    early_stopping_after: NonNegativeInt = 0
+    """Evaluations at this step or earlier are logged and checkpointed but neither pick the
+    best checkpoint nor count against ``patience`` (MoEL's code ignores those up to iteration
     13,000, while its oracle routing still steers most batches)."""
     early_stopping_on: str = "loss"
     """The validation figure whose decrease is an improvement (and picks the best checkpoint):

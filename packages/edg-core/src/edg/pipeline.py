@@ -59,7 +59,7 @@ def open_session(system_name: Optional[str], config_file: Optional[str] = None, 
 #: when training is judged, when it stops and which checkpoint is best: a resumed run may
 #: change them (the evaluations so far are judged again by the new rule) and its config.yaml
 #: records it
-STOPPING_KEYS = ("train.eval_every", "train.patience", "train.early_stopping_on", "train.early_stopping_from")
+STOPPING_KEYS = ("train.eval_every", "train.patience", "train.early_stopping_on", "train.early_stopping_after")
 #: config keys (and sections) a resumed run may change: how it runs, never what it trains
 RESUME_OVERRIDABLE = ("train.device", "train.progress", "train.num_workers", "train.threads", "data.cache_dir",
                       *STOPPING_KEYS)

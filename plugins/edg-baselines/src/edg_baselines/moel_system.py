@@ -80,7 +80,7 @@ TINY: dict[str, Any] = {
     "tokenizer": {"vocab_size": 2000, "max_context_tokens": 96, "max_target_tokens": 24},
     "train": {"batch_size": 8, "eval_batch_size": 16, "max_steps": 40, "eval_every": 20, "log_every": 10,
               "warmup_steps": 10, "lr": 1e-3, "schedule": "constant", "progress": False,
-              "early_stopping_from": 0},
+              "early_stopping_after": 0},
     "eval": {"batch_size": 16},
     "generation": {"max_length": 12},
 }
@@ -116,11 +116,11 @@ class MoelSystem(ClsContextSystem):
                        {"name": "emotion", "weight": 1.0}],
             # NoamOpt(300, 1, 8000, Adam(betas 0.9/0.98, eps 1e-9)), batch 16. The authors' main.py
             # validates every 2,000 iterations, keeps the checkpoint of the lowest validation
-            # perplexity, ignores the evaluations before iteration 13,000 (the oracle routing still
+            # perplexity, ignores the evaluations up to iteration 13,000 (the oracle routing still
             # steers most batches) and stops after the third evaluation without improvement
             "train": {"optimizer": "adam", "lr": NOAM_PEAK_LR, "schedule": "noam", "warmup_steps": 8000,
                       "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "early_stopping_on": "token_nll",
-                      "eval_every": 2000, "patience": 3, "early_stopping_from": 13000},
+                      "eval_every": 2000, "patience": 3, "early_stopping_after": 13000},
             # main.py evaluates the test split greedily with max_dec_step=50
             "generation": {"strategy": "greedy", "max_length": 50},
         }

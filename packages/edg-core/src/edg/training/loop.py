@@ -128,20 +128,20 @@ class LoopState:
     stopped_early: bool = False
     best_on: str = "loss"
     """the validation figure ``best_valid`` is a value of (``train.early_stopping_on``)"""
-    best_from: int = 0
-    """the first step whose evaluation counted (``train.early_stopping_from``)"""
+    best_after: int = 0
+    """evaluations up to this step did not count (``train.early_stopping_after``)"""
 
 
-def early_stopping_from_log(records: list[dict], key: str, step: int, start: int = 0) -> tuple[float, int, int]:
+def early_stopping_from_log(records: list[dict], key: str, step: int, after: int = 0) -> tuple[float, int, int]:
     """``(best value, its step, evaluations since)`` of validation figure ``key`` in the
     logged validation records up to ``step``, counted from the last change of objective and
-    from step ``start`` on: what early stopping would hold had it watched ``key`` from the
-    start."""
+    from the first evaluation after step ``after``: what early stopping would hold had it
+    watched ``key`` from the start."""
     valid = [r for r in records if r.get("split") == "valid" and r.get("step", 0) <= step]
     restarts = [i for i, r in enumerate(valid) if r.get("objective_changed")]
     best, best_step, bad = float("inf"), 0, 0
     for r in valid[restarts[-1] if restarts else 0:]:
-        if r.get("step", 0) < start:
+        if r.get("step", 0) <= after:
             continue
         if key in r and r[key] < best:
             best, best_step, bad = r[key], r["step"], 0
@@ -246,11 +246,11 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
         logger.warning("%s has no checkpoint yet: training starts again from step 0", run_dir)
     if resume and is_main:
         log.truncate_after(state.step)  # the steps after the checkpoint are trained (and logged) again
-    if state.best_on != cfg.early_stopping_on or state.best_from != cfg.early_stopping_from:
+    if state.best_on != cfg.early_stopping_on or state.best_after != cfg.early_stopping_after:
         # resumed with another early-stopping rule: judge the evaluations so far by it
         state.best_valid, state.best_step, state.bad_evals = early_stopping_from_log(
-            log.records(), cfg.early_stopping_on, state.step, cfg.early_stopping_from)
-        state.best_on, state.best_from = cfg.early_stopping_on, cfg.early_stopping_from
+            log.records(), cfg.early_stopping_on, state.step, cfg.early_stopping_after)
+        state.best_on, state.best_after = cfg.early_stopping_on, cfg.early_stopping_after
     # patience may have changed too on resume: stop now if it would have stopped already
     held = any(term.holds_early_stopping() for _name, _weight, term in losses)
     state.stopped_early = cfg.patience is not None and state.bad_evals >= cfg.patience and not held
@@ -258,11 +258,11 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
     if start is not None and is_main and ckpt.find_checkpoint(ckpt_dir, "BEST") != best:
         kept = best.is_dir()
         if state.best_step == 0:
-            logger.warning("early stopping on %r from step %d: no evaluation counts yet, BEST is unset",
-                           cfg.early_stopping_on, cfg.early_stopping_from)
+            logger.warning("early stopping on %r after step %d: no evaluation counts yet, BEST is unset",
+                           cfg.early_stopping_on, cfg.early_stopping_after)
         else:
-            logger.warning("early stopping on %r from step %d: the best evaluation so far is step %d (%s), %d since",
-                           cfg.early_stopping_on, cfg.early_stopping_from, state.best_step, "BEST points to it"
+            logger.warning("early stopping on %r after step %d: the best evaluation so far is step %d (%s), %d since",
+                           cfg.early_stopping_on, cfg.early_stopping_after, state.best_step, "BEST points to it"
                            if kept else "its checkpoint was not kept: BEST is unset until a better one",
                            state.bad_evals)
         if kept:
@@ -283,7 +283,7 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
         if cfg.early_stopping_on not in valid:
             raise ConfigError(f"train.early_stopping_on: the validation records have no {cfg.early_stopping_on!r} "
                               f"(they have {', '.join(sorted(valid))})")
-        counts = state.step >= cfg.early_stopping_from
+        counts = state.step > cfg.early_stopping_after
         improved = counts and valid[cfg.early_stopping_on] < state.best_valid
         if improved:
             state.best_valid, state.best_step, state.bad_evals = valid[cfg.early_stopping_on], state.step, 0

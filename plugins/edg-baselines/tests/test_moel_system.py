@@ -28,10 +28,6 @@ def test_registered_names_and_the_authors_defaults(make_system):
         ("nll", 1.0, {"label_smoothing": 0.1}), ("emotion", 1.0, {})]
     assert (c.train.batch_size, c.train.schedule, c.train.warmup_steps) == (16, "noam", 8000)
     assert c.train.lr == pytest.approx((300 * 8000) ** -0.5, rel=1e-4)
-    # main.py: validation perplexity every 2,000 iterations, none counted up to 13,000, stop at
-    # the third without improvement
-    t = c.train
-    assert (t.early_stopping_on, t.eval_every, t.early_stopping_after, t.patience) == ("token_nll", 2000, 13000, 3)
     assert (c.generation.strategy, c.generation.max_length) == ("greedy", 50)
     assert system.predicts_emotion
     assert {"tiny", "wo-shared-listener", "wo-oracle", "all-listeners", "persona"} <= set(system.presets)

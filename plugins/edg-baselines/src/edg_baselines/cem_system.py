@@ -73,7 +73,8 @@ TINY: dict[str, Any] = {
               "knowledge_source": None},
     "tokenizer": {"vocab_size": 2000, "max_context_tokens": 96, "max_target_tokens": 24},
     "train": {"batch_size": 8, "eval_batch_size": 16, "max_steps": 40, "eval_every": 20, "log_every": 10,
-              "warmup_steps": 10, "lr": 1e-3, "schedule": "constant", "progress": False},
+              "warmup_steps": 10, "lr": 1e-3, "schedule": "constant", "progress": False,
+              "early_stopping_after": 0},
     "eval": {"batch_size": 16},
     "generation": {"max_length": 12},
 }
@@ -116,8 +117,11 @@ class CemSystem(ClsContextSystem):
             "knowledge": {"comet.social": {}},
             "losses": [dict(spec) for spec in CEM_LOSSES],
             # the authors' main.py keeps the checkpoint of the lowest validation perplexity
+            # main.py: validation perplexity every 2,000 iterations, none counted while
+            # n_iter < 12,000, stop at the third evaluation without improvement
             "train": {"optimizer": "adam", "lr": NOAM_PEAK_LR, "schedule": "noam", "warmup_steps": 8000,
-                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "early_stopping_on": "token_nll"},
+                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "early_stopping_on": "token_nll",
+                      "eval_every": 2000, "early_stopping_after": 12000, "patience": 3},
             # main.py evaluates the test split greedily with max_dec_step=50
             "generation": {"strategy": "greedy", "max_length": 50},
         }

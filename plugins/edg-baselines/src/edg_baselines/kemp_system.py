@@ -70,7 +70,8 @@ TINY: dict[str, Any] = {
     "model": {"d_model": 32, "layers": 1, "heads": 2, "ffn_dim": 64},
     "tokenizer": {"vocab_size": 2000, "max_context_tokens": 96, "max_target_tokens": 24},
     "train": {"batch_size": 8, "eval_batch_size": 16, "max_steps": 40, "eval_every": 20, "log_every": 10,
-              "warmup_steps": 10, "lr": 1e-3, "schedule": "constant", "progress": False},
+              "warmup_steps": 10, "lr": 1e-3, "schedule": "constant", "progress": False,
+              "early_stopping_after": 0},
     "eval": {"batch_size": 16},
     "generation": {"max_length": 12},
     # offline: edg-baselines' hand-made graph and edg-vad's hand-made lexicon (not ConceptNet, not NRC)
@@ -126,8 +127,11 @@ class KempSystem(ClsContextSystem):
             "losses": [dict(spec) for spec in LOSSES],
             # NoamOpt(300, 1, 8000, Adam(betas 0.9/0.98, eps 1e-9)), batch 16
             # the authors' main.py keeps the checkpoint of the lowest validation perplexity
+            # main.py: validation perplexity every 2,000 iterations (--check_iter), none counted
+            # while n_iter < 13,000, stop at the third evaluation without improvement
             "train": {"optimizer": "adam", "lr": NOAM_PEAK_LR, "schedule": "noam", "warmup_steps": 8000,
-                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "early_stopping_on": "token_nll"},
+                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "early_stopping_on": "token_nll",
+                      "eval_every": 2000, "early_stopping_after": 13000, "patience": 3},
             # main.py --test decodes greedily with max_dec_step=30 (the released outputs)
             "generation": {"strategy": "greedy", "max_length": 30},
             # both resources are set by path (not bundled); shown here so that `edg config kemp` names the keys

@@ -25,10 +25,11 @@ from edg.reporting import (
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def make_run(root, name, system="transformer", seed=0, test=None, tokenizer="word", outputs=None, metrics=None):
+def make_run(root, name, system="transformer", seed=0, test=None, tokenizer="word", outputs=None, metrics=None,
+             preset=None):
     rd = root / name
     rd.mkdir(parents=True)
-    (rd / "config.yaml").write_text(f"system: {system}\nseed: {seed}\n")
+    (rd / "config.yaml").write_text(f"system: {system}\nseed: {seed}\n" + (f"preset: {preset}\n" if preset else ""))
     summary = {
         "system": system,
         "seed": seed,
@@ -67,6 +68,23 @@ def test_published_transcription_spot_checks():
     for e in PUBLISHED:
         assert set(e.metrics) <= set(METRIC_NAMES), e
         assert e.notes and e.paper in {"nec", "ctsm", "imagine", "ethreed", "mime-release", "kemp-release"}
+
+
+def test_a_run_is_named_by_its_variant_and_set_beside_that_published_row(tmp_path):
+    full = make_run(tmp_path, "full", system="ctsm", seed=1)
+    ablated = [make_run(tmp_path, f"wo{seed}", system="ctsm", seed=seed, preset="tiny,wo-egm-ccl",
+                        test={"ppl": 40.0 + seed, "acc": 30.0}) for seed in (1, 2)]
+    md = write_report([*ablated, full], tmp_path / "out")
+    lines = [line for line in md.splitlines() if line.startswith("| ")]
+    systems = [line.split(" | ")[0][2:] + " / " + line.split(" | ")[1] for line in lines[1:]]
+    # the variant's runs, then only its own published row (Table 3's "w/o EGM & CCL"), then the full model's
+    assert systems[:3] == ["ctsm wo-egm-ccl / ours", "ctsm wo-egm-ccl / ours",
+                           "CTSM w/o EGM & CCL / published (ctsm, Table 3)"]
+    assert systems[3] == "ctsm / ours" and "CTSM / published (ctsm, Table 1)" in systems[4:]
+    assert "CTSM w/o EGM & CCL / published (ctsm, Table 3)" not in systems[4:]
+    assert "| ctsm wo-egm-ccl | 2 | 41.50 ± 0.71" in md  # the seeds of the variant are aggregated apart
+    with pytest.raises(EdgError, match="different systems"):
+        aggregate_seeds([ablated[0], full])
 
 
 def test_published_table_sizes():

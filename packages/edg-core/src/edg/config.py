@@ -164,6 +164,10 @@ class EvalConfig(StrictModel):
 
 class RunConfig(StrictModel):
     system: str = "transformer"
+    preset: Optional[str] = None
+    """The system's presets the run was built from, comma-separated in the order applied
+    (``--preset``; in a config file it applies them too). Reports name a run by its system and
+    presets and set the published row of that ablation beside it."""
     plugins: list[str] = []
     """Extra plugins to load besides the system's own (e.g. a third-party loss)."""
     name: Optional[str] = None

@@ -46,12 +46,18 @@ def open_session(system_name: Optional[str], config_file: Optional[str] = None, 
     plugins = load_for_system(name, wanted)
     system_cls = plugins.get("system", name)
     layers = [{"system": name}, system_cls.default_config()]
-    for one in (preset.split(",") if preset else []):  # "tiny,wo-egm": applied in order
+    # --preset wins over a preset key of the overrides or the file (a saved run's config.yaml)
+    preset = preset or cli_layer.get("preset") or file_layer.get("preset")
+    if preset is not None and not isinstance(preset, str):
+        raise ConfigError(f"config key 'preset': a comma-separated string of preset names (got {preset!r})")
+    chosen = [one.strip() for one in preset.split(",") if one.strip()] if preset else []
+    for one in chosen:  # "tiny,wo-egm": applied in order
         if one not in system_cls.presets:
             known = ", ".join(sorted(system_cls.presets)) or "none"
             raise ConfigError(f"system '{name}' has no preset '{one}' (presets: {known})")
         layers.append(system_cls.presets[one])
-    layers += [file_layer, cli_layer, {"system": name, "plugins": sorted(set(wanted))}]
+    layers += [file_layer, cli_layer,
+               {"system": name, "plugins": sorted(set(wanted)), "preset": ",".join(chosen) or None}]
     config = resolve(layers)
     return _build_session(config, plugins)
 

@@ -148,7 +148,7 @@ def _key(name: str) -> str:
     s = name.strip().lower()
     s = s.replace("w/o", " without ").replace("_", " ").replace("-", " ")
     s = re.sub(r"\bwo\b", " without ", s)
-    s = re.sub(r"[^a-z0-9&]+", " ", s).strip()
+    s = re.sub(r"[^a-z0-9]+", " ", s).strip()  # "w/o EGM & CCL" is the preset wo-egm-ccl
     return _ALIASES.get(s, s)
 
 

@@ -96,13 +96,15 @@ class _Row:
 def _build_rows(runs: list[RunSummary]) -> tuple[list[_Row], list[PublishedEntry]]:
     rows: list[_Row] = []
     used: list[PublishedEntry] = []
-    systems = list(dict.fromkeys(r.system for r in runs))
-    for system in systems:
-        mine = sorted((r for r in runs if r.system == system), key=lambda r: (r.seed is None, r.seed or 0))
+    # a run is named by its system and variant (``ctsm wo-egm-ccl``), which also picks the
+    # published rows set beside it (CTSM's "w/o EGM & CCL" row of Table 3)
+    labels = list(dict.fromkeys(r.label for r in runs))
+    for label in labels:
+        mine = sorted((r for r in runs if r.label == label), key=lambda r: (r.seed is None, r.seed or 0))
         for r in mine:
             rows.append(
                 _Row(
-                    system=system,
+                    system=label,
                     source="ours" if r.split == "test" else f"ours ({r.split})",
                     seed="" if r.seed is None else str(r.seed),
                     tokenizer=r.tokenizer_kind or "",
@@ -110,7 +112,7 @@ def _build_rows(runs: list[RunSummary]) -> tuple[list[_Row], list[PublishedEntry
                     run_dir=str(r.run_dir),
                 )
             )
-        for e in published_for(system):
+        for e in published_for(label):
             used.append(e)
             rows.append(
                 _Row(system=e.system, source=e.source, seed="", tokenizer=e.tokenizer_kind or "",
@@ -165,12 +167,12 @@ def _markdown(rows: list[_Row], cols: list[str], runs: list[RunSummary], used: l
 
     # seed aggregates for systems with several runs
 
-    multi = [s for s in dict.fromkeys(r.system for r in runs) if sum(r.system == s for r in runs) > 1]
+    multi = [s for s in dict.fromkeys(r.label for r in runs) if sum(r.label == s for r in runs) > 1]
     if multi:
         out.append("## Mean ± std over seeds")
         out.append("")
         for s in multi:
-            group = [r for r in runs if r.system == s]
+            group = [r for r in runs if r.label == s]
             if any(note.startswith("NOT COMPARABLE") for note in comparability_notes(group)):
                 out.append(f"{s}: no mean ± std, the runs were evaluated on different data.")
                 out.append("")

@@ -29,10 +29,18 @@ class RunSummary:
     generation: dict | None = None
     #: what the bertscore figure was computed with (edg.metrics.bertscore.describe; ``None``: no bertscore or not recorded)
     bertscore: dict | None = None
+    #: the run's presets other than ``tiny`` (config.yaml ``preset``), e.g. ``"wo-egm-ccl"``
+    variant: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The system and its variant, as reports name the run: ``"ctsm wo-egm-ccl"``."""
+        return f"{self.system} {self.variant}" if self.variant else self.system
 
 
 def load_run(run_dir: str | Path) -> RunSummary:
-    """Read ``RUN_DIR/summary.json`` (and ``config.yaml`` for the system name if the summary lacks it).
+    """Read ``RUN_DIR/summary.json`` (and ``config.yaml`` for the presets, and for the system name
+    if the summary lacks it).
 
     The metrics are the summary's ``test`` object, or its ``valid`` object for a run evaluated on
     the validation split only (then ``split == "valid"`` and reports tag the row ``ours (valid)``).
@@ -51,6 +59,7 @@ def load_run(run_dir: str | Path) -> RunSummary:
     if not isinstance(summary, dict):
         raise CheckpointError(f"run directory {rd}: summary.json must hold a JSON object")
     system = summary.get("system")
+    variant = None
     cfg_path = rd / "config.yaml"
     if cfg_path.is_file():
         try:
@@ -59,8 +68,11 @@ def load_run(run_dir: str | Path) -> RunSummary:
             cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
         except Exception as exc:  # noqa: BLE001 - any YAML error is a corrupt run directory
             raise CheckpointError(f"run directory {rd}: config.yaml cannot be read ({exc})") from None
-        if not system and isinstance(cfg, dict):
-            system = cfg.get("system")
+        if isinstance(cfg, dict):
+            system = system or cfg.get("system")
+            preset = cfg.get("preset")
+            if isinstance(preset, str):  # a size preset does not make a variant of the system
+                variant = ",".join(p for p in preset.split(",") if p and p != "tiny") or None
     if not system:
         raise CheckpointError(f"run directory {rd}: neither summary.json nor config.yaml names the system")
     split = "test"
@@ -88,6 +100,7 @@ def load_run(run_dir: str | Path) -> RunSummary:
         tokenizer_fingerprint=tok_fp,
         generation=generation,
         bertscore=_bertscore_settings(summary, split),
+        variant=variant,
     )
 
 

@@ -41,7 +41,7 @@ def aggregate_seeds(run_dirs: Sequence[str | Path]) -> dict[str, tuple[float, fl
     """
 
     runs = [load_run(d) for d in run_dirs]
-    systems = sorted({r.system for r in runs})
+    systems = sorted({r.label for r in runs})
     if len(systems) > 1:
         raise EdgError(f"aggregate_seeds: the runs belong to different systems ({', '.join(systems)})")
     data = {(r.split, r.data_fingerprint) for r in runs if r.data_fingerprint is not None}

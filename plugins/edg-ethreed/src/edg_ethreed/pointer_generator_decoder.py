@@ -73,40 +73,58 @@ class CoveragePointerGeneratorDecoder(Decoder):
                             + self.attention_bias)
         return torch.softmax(scores.masked_fill(~mask, float("-inf")), -1)
 
-    def advance(self, tokens: Tensor, st: DecodingState) -> tuple[Tensor, DecodingState, Tensor]:
-        """Feed out_{i-1} = ``tokens``: log P(w) [N, V], the next state and γ_i."""
+    def recur(self, embedded: Tensor, st: DecodingState) -> tuple[Tensor, Tensor, Tensor, DecodingState]:
+        """The sequential part of a step, fed the embedded out_{i-1}: s_i, γ_i, the attended
+        context and the next state (attention and coverage do not depend on P(w))."""
         gamma = self.attend(st.state, st.coverage, st.keys, st.mask)
         context = torch.einsum("nm,nmd->nd", gamma, st.words)  # eq. 16
-        s = self.gru(self.embedding(tokens), st.state)  # eq. 15
-        gate = torch.tanh((self.emotion_gate(st.emotion) * s).sum(-1, keepdim=True) + self.emotion_bias)
-        emotion = gate * st.emotion  # eq. 20
-        features = torch.cat([s, context, emotion], -1)
+        s = self.gru(embedded, st.state)  # eq. 15
+        nxt = DecodingState(s, st.coverage + gamma, st.keys, st.words, st.mask, st.source_ids, st.emotion, s)
+        return s, gamma, context, nxt
+
+    def output(self, s: Tensor, context: Tensor, gamma: Tensor, emotion: Tensor, source_ids: Tensor) -> Tensor:
+        """log P(w) (eq. 20–23) of one step ([N, ·]) or of all steps at once ([N, T, ·]):
+        ``emotion`` [N, D_e] and ``source_ids`` [N, m] are the memory's."""
+        if s.dim() == 3:  # every step of teacher forcing: the same memory for each step
+            emotion = emotion[:, None].expand(-1, s.size(1), -1)
+            source_ids = source_ids[:, None].expand(-1, s.size(1), -1)
+        gate = torch.tanh((self.emotion_gate(emotion) * s).sum(-1, keepdim=True) + self.emotion_bias)
+        features = torch.cat([s, context, gate * emotion], -1)  # eq. 20: emo_i = gate · emo_t
         logits = self.vocab_projection(features)
         if self.options.tie_output_embedding:
             logits = logits @ self.embedding.weight.t() + self.output_bias
         p_vocab = torch.softmax(logits.float(), -1)  # eq. 22
         if self.options.use_copy:
             p_gen = torch.sigmoid(self.generation_switch(features)).float()  # eq. 23
-            copied = torch.zeros_like(p_vocab).scatter_add_(1, st.source_ids, gamma.float())
+            copied = torch.zeros_like(p_vocab).scatter_add_(-1, source_ids, gamma.float())
             probs = p_gen * p_vocab + (1 - p_gen) * copied  # eq. 21
         else:
             probs = p_vocab
-        log_probs = torch.log(probs.clamp_min(1e-12))
-        nxt = DecodingState(s, st.coverage + gamma, st.keys, st.words, st.mask, st.source_ids, st.emotion, s)
-        return log_probs, nxt, gamma
+        return torch.log(probs.clamp_min(1e-12))
+
+    def advance(self, tokens: Tensor, st: DecodingState) -> tuple[Tensor, DecodingState, Tensor]:
+        """Feed out_{i-1} = ``tokens``: log P(w) [N, V], the next state and γ_i."""
+        s, gamma, context, nxt = self.recur(self.embedding(tokens), st)
+        return self.output(s, context, gamma, st.emotion, st.source_ids), nxt, gamma
 
     # -- teacher forcing --------------------------------------------------------------------
     def forward(self, input_ids: Tensor, memory: EncoderOutput) -> DecoderOutput:
+        """The recurrence step by step, then the output distribution of every step in one
+        batch (one [N·T, V] product instead of T small ones; same values as :meth:`advance`)."""
         st = self.start(memory)
-        log_probs, hidden, attention, coverage = [], [], [], []
+        embedded = self.embedding(input_ids)
+        hidden, attention, coverage, contexts = [], [], [], []
         for i in range(input_ids.size(1)):
             coverage.append(st.coverage)  # cover_i = Σ_{i'<i} γ_i' (eq. 19)
-            lp, st, gamma = self.advance(input_ids[:, i], st)
-            log_probs.append(lp)
-            hidden.append(st.hidden)
+            s, gamma, context, st = self.recur(embedded[:, i], st)
+            hidden.append(s)
             attention.append(gamma)
-        return DecoderOutput(torch.stack(log_probs, 1), torch.stack(hidden, 1), is_log_probs=True,
-                             extras={"attention": torch.stack(attention, 1), "coverage": torch.stack(coverage, 1)})
+            contexts.append(context)
+        hidden_t, attention_t = torch.stack(hidden, 1), torch.stack(attention, 1)
+        log_probs = self.output(hidden_t, torch.stack(contexts, 1), attention_t, memory.extras["emotion"],
+                                memory.extras["source_ids"])
+        return DecoderOutput(log_probs, hidden_t, is_log_probs=True,
+                             extras={"attention": attention_t, "coverage": torch.stack(coverage, 1)})
 
     # -- stateful decoding ------------------------------------------------------------------
     def start(self, memory: EncoderOutput) -> DecodingState:

@@ -56,6 +56,8 @@ def test_unknown_old_preset_name_is_a_one_line_error(nec):
 def test_config_differs_only_in_its_switch(nec, preset):
     base = _flatten(nec.open_tiny(preset="tiny").config.model_dump(mode="json"))
     abl = _flatten(nec.open_tiny(preset=f"tiny-{preset}").config.model_dump(mode="json"))
+    # the config records the preset's name; apart from that only the switch may differ
+    assert (base.pop("preset"), abl.pop("preset")) == ("tiny", f"tiny-{preset}")
     diff = {k: abl[k] for k in abl if abl[k] != base.get(k)}
     assert diff == EXPECTED[preset]
     # the same on top of the full defaults

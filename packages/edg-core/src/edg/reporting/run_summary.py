@@ -72,7 +72,8 @@ def load_run(run_dir: str | Path) -> RunSummary:
             system = system or cfg.get("system")
             preset = cfg.get("preset")
             if isinstance(preset, str):  # a size preset does not make a variant of the system
-                variant = ",".join(p for p in preset.split(",") if p and p != "tiny") or None
+                parts = (p.removeprefix("tiny-") for p in preset.split(",") if p and p != "tiny")
+                variant = ",".join(parts) or None
     if not system:
         raise CheckpointError(f"run directory {rd}: neither summary.json nor config.yaml names the system")
     split = "test"

@@ -97,9 +97,8 @@ class MimeSystem(ClsContextSystem):
         return {
             "tokenizer": {"kind": "word", "vocab_size": 30000},
             "losses": [dict(spec) for spec in LOSSES],
-            # the authors' main.py keeps the checkpoint of the lowest validation perplexity
-            # main.py: validation perplexity every 1,000 iterations, none counted while
-            # n_iter < 10,000, stop at the third evaluation without improvement
+            # the authors' main.py: validation perplexity every 1,000 iterations, none counted while
+            # n_iter < 10,000, keep the lowest, stop at the third evaluation without improvement
             "train": {"optimizer": "adam", "lr": NOAM_PEAK_LR, "schedule": "noam", "warmup_steps": 8000,
                       "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "early_stopping_on": "token_nll",
                       "eval_every": 1000, "early_stopping_after": 10000, "patience": 3},

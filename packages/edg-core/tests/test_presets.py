@@ -34,3 +34,8 @@ def test_the_presets_are_recorded_and_a_config_file_may_name_them(tmp_path):
         pipeline.open_session("transformer", str(tmp_path / "bad.yaml"))
     with pytest.raises(ConfigError, match="config key 'preset'"):
         pipeline.open_session("transformer", None, ["preset=3"])
+    # `edg config --preset` writes the same file (a run from it is named by its presets)
+    from edg.plugins import default_config
+
+    written = default_config("transformer", ["tiny"])
+    assert written["preset"] == "tiny" and written["train"] == chosen.model_dump(mode="json")["train"]

@@ -16,6 +16,7 @@ from typing import Any, Optional
 from edg.config import RunConfig, dump_yaml, read_yaml, resolve, validate
 from edg.errors import ConfigError, DataError, EdgError
 from edg.plugins import PluginManager, load_for_system
+from edg.plugins.manager import preset_layers
 from edg.runs import (environment_info, load_config, new_run_dir, read_json, write_json)
 
 log = logging.getLogger("edg")
@@ -51,11 +52,7 @@ def open_session(system_name: Optional[str], config_file: Optional[str] = None, 
     if preset is not None and not isinstance(preset, str):
         raise ConfigError(f"config key 'preset': a comma-separated string of preset names (got {preset!r})")
     chosen = [one.strip() for one in preset.split(",") if one.strip()] if preset else []
-    for one in chosen:  # "tiny,wo-egm": applied in order
-        if one not in system_cls.presets:
-            known = ", ".join(sorted(system_cls.presets)) or "none"
-            raise ConfigError(f"system '{name}' has no preset '{one}' (presets: {known})")
-        layers.append(system_cls.presets[one])
+    layers += preset_layers(system_cls, name, chosen)  # "tiny,wo-egm": applied in order
     layers += [file_layer, cli_layer,
                {"system": name, "plugins": sorted(set(wanted)), "preset": ",".join(chosen) or None}]
     config = resolve(layers)

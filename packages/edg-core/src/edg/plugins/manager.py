@@ -537,23 +537,32 @@ def system_summary(manager: PluginManager, name: str) -> dict[str, Any]:
             "components": components}
 
 
-def default_config(name: str, presets: Iterable[str] = (), extra: Iterable[str] = ()) -> dict[str, Any]:
-    """The full config of system ``name`` before any file or override: edg's defaults <
-    the system's defaults < ``presets`` in order, with every ``model:`` option written out.
-    ``edg run --config`` accepts it back."""
-    from edg.config import resolve, validate
+def preset_layers(cls: Any, system: str, presets: Iterable[str]) -> list[dict[str, Any]]:
+    """The config layers of ``presets`` of system class ``cls``, in order; an unknown name is a
+    one-line :class:`~edg.errors.ConfigError` listing the system's presets."""
     from edg.errors import ConfigError
 
-    manager = load_for_system(name, extra)
-    system = manager.registries["system"].canonical(name)
-    cls = manager.get("system", system)
-    layers = [{"system": system}, cls.default_config()]
+    layers = []
     for preset in presets:
         if preset not in cls.presets:
             known = ", ".join(sorted(cls.presets)) or "none"
             raise ConfigError(f"system '{system}' has no preset '{preset}' (presets: {known})")
         layers.append(cls.presets[preset])
-    layers.append({"plugins": sorted(set(extra))})
+    return layers
+
+
+def default_config(name: str, presets: Iterable[str] = (), extra: Iterable[str] = ()) -> dict[str, Any]:
+    """The full config of system ``name`` before any file or override: edg's defaults <
+    the system's defaults < ``presets`` in order, with every ``model:`` option written out.
+    ``edg run --config`` accepts it back."""
+    from edg.config import resolve, validate
+
+    manager = load_for_system(name, extra)
+    system = manager.registries["system"].canonical(name)
+    cls = manager.get("system", system)
+    presets = list(presets)
+    layers = [{"system": system}, cls.default_config(), *preset_layers(cls, system, presets)]
+    layers.append({"plugins": sorted(set(extra)), "preset": ",".join(presets) or None})
     config = resolve(layers).model_dump(mode="json")
     config["model"] = validate(cls.Options, config["model"], prefix="model.").model_dump(mode="json")
     return config

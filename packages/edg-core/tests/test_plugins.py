@@ -241,7 +241,7 @@ def test_component_options_are_validated_before_any_data_work(caplog):
 
     cases = [
         (["losses=[{name: nll, options: {smoothing: 0.1}}]"], "unknown config key 'losses[0].options.smoothing' "
-                                                              "(loss_term 'nll' takes: label_smoothing)"),
+                                                              "(loss_term 'nll' takes: label_smoothing, reduction)"),
         (["model.decoder_options.layerz=2"], "unknown config key 'model.decoder_options.layerz'"),
         (["model.decoder_options.dropout=high"], "config key 'model.decoder_options.dropout'"),
         (["model.decoder=transfomer"], "unknown decoder 'transfomer'; did you mean 'transformer'?"),

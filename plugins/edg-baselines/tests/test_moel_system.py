@@ -25,8 +25,8 @@ def test_registered_names_and_the_authors_defaults(make_system):
     assert (o.d_model, o.layers, o.heads, o.ffn_dim, o.top_k, o.oracle_schedule) == (300, 1, 2, 50, 5, 10000)
     assert o.shared_listener and not o.tie_output and not o.persona and o.dropout == 0.0
     assert [(s.name, s.weight, s.options) for s in c.losses] == [
-        ("nll", 1.0, {"label_smoothing": 0.1}), ("emotion", 1.0, {})]
-    assert (c.train.batch_size, c.train.schedule, c.train.warmup_steps) == (16, "noam", 8000)
+        ("nll", 1.0, {"label_smoothing": 0.1, "reduction": "sum"}), ("emotion", 1.0, {})]
+    assert (c.train.batch_size, c.train.schedule, c.train.warmup_steps, c.train.clip_norm) == (16, "noam", 8000, None)
     assert c.train.lr == pytest.approx((300 * 8000) ** -0.5, rel=1e-4)
     assert (c.generation.strategy, c.generation.max_length) == ("greedy", 50)
     assert system.predicts_emotion

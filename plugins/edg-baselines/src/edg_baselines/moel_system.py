@@ -111,15 +111,19 @@ class MoelSystem(ClsContextSystem):
     def default_config(cls) -> dict[str, Any]:
         return {
             "tokenizer": {"kind": "word", "vocab_size": 30000},
-            # MoEL: label-smoothed (0.1) generation loss + emotion cross-entropy, weights 1
-            "losses": [{"name": "nll", "weight": 1.0, "options": {"label_smoothing": 0.1}},
+            # MoEL: label-smoothed (0.1) generation loss *summed* over the batch's target tokens
+            # (LabelSmoothing's KLDivLoss(reduction='sum')) + the batch-mean emotion cross-entropy,
+            # weights 1: the emotion term weighs about one target token's worth
+            "losses": [{"name": "nll", "weight": 1.0, "options": {"label_smoothing": 0.1, "reduction": "sum"}},
                        {"name": "emotion", "weight": 1.0}],
-            # NoamOpt(300, 1, 8000, Adam(betas 0.9/0.98, eps 1e-9)), batch 16. The authors' main.py
+            # NoamOpt(300, 1, 8000, Adam(betas 0.9/0.98, eps 1e-9)), batch 16, no gradient
+            # clipping (a summed loss would be clipped at every step). The authors' main.py
             # validates every 2,000 iterations, keeps the checkpoint of the lowest validation
             # perplexity, ignores the evaluations up to iteration 13,000 (the oracle routing still
             # steers most batches) and stops after the third evaluation without improvement
             "train": {"optimizer": "adam", "lr": NOAM_PEAK_LR, "schedule": "noam", "warmup_steps": 8000,
-                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "early_stopping_on": "token_nll",
+                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "clip_norm": None,
+                      "early_stopping_on": "token_nll",
                       "eval_every": 2000, "patience": 3, "early_stopping_after": 13000},
             # main.py evaluates the test split greedily with max_dec_step=50
             "generation": {"strategy": "greedy", "max_length": 50},

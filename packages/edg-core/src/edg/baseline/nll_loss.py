@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -33,24 +33,28 @@ def token_nll_per_row(decoder: DecoderOutput, labels: Tensor) -> tuple[Tensor, T
 
 class NllOptions(StrictModel):
     label_smoothing: float = 0.0
+    reduction: Literal["mean", "sum"] = "mean"
+    """``mean``: per target token. ``sum``: summed over the batch's target tokens, as the
+    MoEL-family code (``KLDivLoss(reduction='sum')``): the other terms' weights are then
+    relative to a batch's whole response loss, not to one token's."""
 
 
 class NllLoss(LossTerm):
-    """Mean NLL per target token (optionally label-smoothed); logs the unsmoothed
-    per-token NLL and its perplexity."""
+    """NLL of the target tokens, their mean or their sum (optionally label-smoothed); logs
+    the unsmoothed per-token NLL and its perplexity."""
 
     Options = NllOptions
 
     def compute(self, batch: dict[str, Any], outputs: ModelOutput, model: Any) -> LossValue:
         labels = batch["labels"]
         total, count = token_nll(outputs.decoder, labels)
-        nll = total / max(count, 1)
-        value = nll
+        value = total
         if self.options.label_smoothing > 0:
             logp = outputs.decoder.log_probs()
-            mask = labels.ne(-100)
-            smooth = -(logp.mean(-1) * mask).sum() / max(count, 1)
+            smooth = -(logp.mean(-1) * labels.ne(-100)).sum()
             eps = self.options.label_smoothing
-            value = (1 - eps) * nll + eps * smooth
-        nll = nll.detach()
+            value = (1 - eps) * total + eps * smooth
+        if self.options.reduction == "mean":
+            value = value / max(count, 1)
+        nll = total.detach() / max(count, 1)
         return LossValue(value, {"nll": float(nll), "ppl": float(torch.exp(nll.clamp(max=50)))})

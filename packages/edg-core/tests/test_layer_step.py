@@ -9,9 +9,10 @@ from torch import nn
 from edg.baseline.layer_step import causal_mask, decoder_layer, memory_keys_values, step_layer
 
 
-def test_step_layer_matches_the_full_layer_position_by_position():
+@pytest.mark.parametrize("attention_dim", [None, 6])
+def test_step_layer_matches_the_full_layer_position_by_position(attention_dim):
     torch.manual_seed(0)
-    layer = decoder_layer(12, 3, 20, 0.0).eval()
+    layer = decoder_layer(12, 3, 20, 0.0, attention_dim=attention_dim).eval()
     x, memory = torch.randn(2, 6, 12), torch.randn(2, 4, 12)
     mask = torch.tensor([[True, True, True, False], [True, True, True, True]])
     with torch.no_grad():
@@ -20,7 +21,7 @@ def test_step_layer_matches_the_full_layer_position_by_position():
         for t in range(6):
             out, past = step_layer(layer, x[:, t : t + 1], past, cross, mask[:, None, None, :])
             torch.testing.assert_close(out[:, 0], full[:, t], rtol=1e-4, atol=1e-5)
-    assert past[0].shape == (2, 3, 6, 4)
+    assert past[0].shape == (2, 3, 6, (attention_dim or 12) // 3)
 
 
 def test_post_norm_layers_are_rejected():

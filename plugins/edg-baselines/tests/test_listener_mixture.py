@@ -17,10 +17,11 @@ VOCAB, D, LISTENERS = 23, 16, 4
 PAD, BOS, EOS = 0, 1, 2
 
 
-def _decoder(shared=True, cls=ListenerMixtureDecoder) -> ListenerMixtureDecoder:
+def _decoder(shared=True, cls=ListenerMixtureDecoder, attention_dim=None) -> ListenerMixtureDecoder:
     torch.manual_seed(0)
     emb = DialogueEmbedding(VOCAB, D, PAD, max_len=64, dropout=0.0)
-    opts = ListenerMixtureOptions(num_listeners=LISTENERS, heads=2, ffn_dim=32, dropout=0.0, shared_listener=shared)
+    opts = ListenerMixtureOptions(num_listeners=LISTENERS, heads=2, ffn_dim=32, dropout=0.0, shared_listener=shared,
+                                  attention_dim=attention_dim)
     return cls(opts, d_model=D, embedding=emb, bos_id=BOS, eos_id=EOS, pad_id=PAD).eval()
 
 
@@ -75,9 +76,9 @@ def test_without_shared_listener_only_the_weighted_listeners_feed_the_meta_liste
         torch.testing.assert_close(dec.hidden_states(ids, memory), dec.norm(h))
 
 
-@pytest.mark.parametrize("shared", [True, False])
-def test_incremental_steps_match_teacher_forcing(shared):
-    dec = _decoder(shared=shared)
+@pytest.mark.parametrize("shared,attention_dim", [(True, None), (False, None), (True, 6)])
+def test_incremental_steps_match_teacher_forcing(shared, attention_dim):
+    dec = _decoder(shared=shared, attention_dim=attention_dim)
     persona = torch.randn(2, D)
     memory = _memory(WEIGHTS, persona)
     ids = torch.tensor([[BOS, 5, 6, 7, 3], [BOS, 8, 9, 10, 11]])

@@ -24,6 +24,7 @@ def test_registered_names_and_the_authors_defaults(make_system):
     o, c = system.options, system.config
     assert (o.d_model, o.layers, o.heads, o.ffn_dim, o.top_k, o.oracle_schedule) == (300, 1, 2, 50, 5, 10000)
     assert o.shared_listener and not o.tie_output and not o.persona and o.dropout == 0.0
+    assert o.attention_dim == 40  # --depth 40
     assert [(s.name, s.weight, s.options) for s in c.losses] == [
         ("nll", 1.0, {"label_smoothing": 0.1, "reduction": "sum"}), ("emotion", 1.0, {})]
     assert (c.train.batch_size, c.train.schedule, c.train.warmup_steps, c.train.clip_norm) == (16, "noam", 8000, None)
@@ -122,6 +123,19 @@ def test_each_switch_removes_exactly_its_part(build):
     assert len(full.decoder.listeners) == 32 and len(full.decoder.meta) == 1
     _, all_listeners, _ = build("moel", presets=("tiny", "all-listeners"))
     assert all_listeners.top_k == 0 and _names(all_listeners) == _names(full)
+
+
+def test_every_attention_projects_to_attention_dim(build):
+    from edg.baseline.narrow_attention import NarrowMultiheadAttention
+
+    _, model, _ = build("moel", overrides=["model.attention_dim=8"])
+    d = model.embedding.word.embedding_dim
+    blocks = [m for m in model.modules() if isinstance(m, (NarrowMultiheadAttention, torch.nn.MultiheadAttention))]
+    # the encoder layer's self-attention and two per decoder layer (32 listeners, shared, meta)
+    assert len(blocks) == 1 + 2 * 34
+    assert all(isinstance(b, NarrowMultiheadAttention) and b.in_proj_weight.shape == (24, d) for b in blocks)
+    _, wide, _ = build("moel", overrides=["model.attention_dim=null"])
+    assert not any(isinstance(m, NarrowMultiheadAttention) for m in wide.modules())
 
 
 OFFICIAL_HEADER = "conv_id,utterance_idx,context,prompt,speaker_idx,utterance,selfeval,tags"

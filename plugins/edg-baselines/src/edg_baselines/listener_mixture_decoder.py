@@ -53,6 +53,8 @@ class ListenerMixtureOptions(StrictModel):
     heads: int = 2
     ffn_dim: int = 50
     dropout: float = 0.0
+    attention_dim: Optional[int] = None
+    """Width queries, keys and values are projected to (MoEL's ``--depth``); ``None``: ``d_model``."""
     shared_listener: bool = True
     """The listener every example uses (MoEL's ``--basic_learner``); off: only the weighted
     emotion listeners feed the meta listener."""
@@ -91,7 +93,7 @@ class ListenerMixtureDecoder(Decoder):
         o = options
 
         def layer():
-            return decoder_layer(d_model, o.heads, o.ffn_dim, o.dropout)
+            return decoder_layer(d_model, o.heads, o.ffn_dim, o.dropout, attention_dim=o.attention_dim)
 
         self.listeners = nn.ModuleList([layer() for _ in range(o.num_listeners)])
         self.shared = layer() if o.shared_listener else None

@@ -22,6 +22,7 @@ from edg.interfaces.emotion import EmotionModule
 from edg.interfaces.model import EdgModel
 from edg.interfaces.types import EmotionOutput, EncoderOutput, ModelOutput
 from edg.baseline.dialogue_embedding import DialogueEmbedding
+from edg.baseline.narrow_attention import narrow_layer
 from edg_baselines.listener_mixture_decoder import PERSONA, WEIGHTS
 
 #: the floor of the oracle probability in the authors' schedule
@@ -48,10 +49,11 @@ def oracle_probability(batches_seen: int, schedule: float) -> float:
 class MoelModel(EdgModel):
     def __init__(self, embedding: DialogueEmbedding, *, d_model: int, layers: int, heads: int, ffn_dim: int,
                  dropout: float, emotion: EmotionModule, decoder: Decoder, top_k: int, oracle_schedule: float,
-                 num_speakers: int = 0) -> None:
+                 attention_dim: Optional[int] = None, num_speakers: int = 0) -> None:
         super().__init__()
         self.embedding = embedding
-        layer = nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True, norm_first=True)
+        layer = narrow_layer(nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True,
+                                                        norm_first=True), attention_dim)
         self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
         self.emotion = emotion
         self.decoder = decoder

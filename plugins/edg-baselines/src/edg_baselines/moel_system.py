@@ -47,6 +47,10 @@ class MoelOptions(StrictModel):
     """``--heads 2``."""
     ffn_dim: int = 50
     """Feed-forward width (``--filter``, default 50)."""
+    attention_dim: Optional[int] = 40
+    """Width every attention projects queries, keys and values to (``--depth``, default 40:
+    ``total_key_depth``/``total_value_depth`` of the encoder and every decoder layer);
+    ``None``: ``d_model``, as torch's attention."""
     dropout: float = 0.0
     """The authors' encoder and decoders are built without dropout (all rates default to 0)."""
     max_positions: int = 1024
@@ -76,7 +80,8 @@ class MoelOptions(StrictModel):
 
 
 TINY: dict[str, Any] = {
-    "model": {"d_model": 32, "layers": 1, "heads": 2, "ffn_dim": 64, "top_k": 5, "oracle_schedule": 20},
+    "model": {"d_model": 32, "layers": 1, "heads": 2, "ffn_dim": 64, "attention_dim": 16, "top_k": 5,
+              "oracle_schedule": 20},
     "tokenizer": {"vocab_size": 2000, "max_context_tokens": 96, "max_target_tokens": 24},
     "train": {"batch_size": 8, "eval_batch_size": 16, "max_steps": 40, "eval_every": 20, "log_every": 10,
               "warmup_steps": 10, "lr": 1e-3, "schedule": "constant", "progress": False,
@@ -186,7 +191,7 @@ class MoelSystem(ClsContextSystem):
         emotion = self.component("emotion_module", o.emotion_module, o.emotion_options, key="model.emotion_options",
                                  d_model=o.d_model, num_emotions=len(EMOTIONS))
         decoder_options = {"num_listeners": len(EMOTIONS), "heads": o.heads, "ffn_dim": o.ffn_dim,
-                           "dropout": o.dropout, "shared_listener": o.shared_listener,
+                           "dropout": o.dropout, "attention_dim": o.attention_dim, "shared_listener": o.shared_listener,
                            "meta_layers": o.meta_layers, "tie_output": o.tie_output, **o.decoder_options}
         decoder = self.component("decoder", o.decoder, decoder_options, key="model.decoder_options",
                                  d_model=o.d_model, embedding=embedding, bos_id=tok.convert_tokens_to_ids(BOS),
@@ -195,5 +200,5 @@ class MoelSystem(ClsContextSystem):
             raise ConfigError(f"model.persona: no speaker ids (prepare() found no non-empty {RESPONDER_COLUMN} "
                               f"in the training split)")
         return MoelModel(embedding, d_model=o.d_model, layers=o.layers, heads=o.heads, ffn_dim=o.ffn_dim,
-                         dropout=o.dropout, emotion=emotion, decoder=decoder, top_k=o.top_k,
+                         dropout=o.dropout, attention_dim=o.attention_dim, emotion=emotion, decoder=decoder, top_k=o.top_k,
                          oracle_schedule=o.oracle_schedule, num_speakers=len(self.speakers) if o.persona else 0)

@@ -78,6 +78,11 @@ def causal_mask(length: int, device: torch.device) -> Tensor:
     return torch.triu(torch.ones(length, length, dtype=torch.bool, device=device), diagonal=1)
 
 
-def decoder_layer(d_model: int, heads: int, ffn_dim: int, dropout: float) -> nn.TransformerDecoderLayer:
-    """The core's decoder layer shape: pre-norm, batch-first, ReLU feed-forward."""
-    return nn.TransformerDecoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True, norm_first=True)
+def decoder_layer(d_model: int, heads: int, ffn_dim: int, dropout: float,
+                  attention_dim: Optional[int] = None) -> nn.TransformerDecoderLayer:
+    """The core's decoder layer shape: pre-norm, batch-first, ReLU feed-forward; attention
+    projected to ``attention_dim`` when given (:mod:`edg.baseline.narrow_attention`)."""
+    from edg.baseline.narrow_attention import narrow_layer
+
+    layer = nn.TransformerDecoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True, norm_first=True)
+    return narrow_layer(layer, attention_dim)

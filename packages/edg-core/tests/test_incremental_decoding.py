@@ -17,10 +17,11 @@ from edg.baseline.dialogue_embedding import DialogueEmbedding
 PAD, BOS, EOS = 0, 1, 2
 
 
-def tiny_transformer(vocab=40, d=16, seed=0):
+def tiny_transformer(vocab=40, d=16, seed=0, attention_dim=None):
     torch.manual_seed(seed)
     emb = DialogueEmbedding(vocab, d, PAD, dropout=0.0)
-    dec = TransformerDecoder(TransformerDecoderOptions(layers=2, heads=2, ffn_dim=32, dropout=0.0),
+    dec = TransformerDecoder(TransformerDecoderOptions(layers=2, heads=2, ffn_dim=32, dropout=0.0,
+                                                       attention_dim=attention_dim),
                              d_model=d, embedding=emb, bos_id=BOS, eos_id=EOS, pad_id=PAD)
     # a larger output scale makes the untrained model's choices clear-cut (no near-ties)
     with torch.no_grad():
@@ -52,8 +53,9 @@ def assert_same(cached, plain, atol=1e-4):
             torch.testing.assert_close(ca.hidden, cb.hidden, atol=atol, rtol=1e-4)
 
 
-def test_steps_reproduce_teacher_forcing():
-    dec = tiny_transformer()
+@pytest.mark.parametrize("attention_dim", [None, 6])  # 6: narrow attention (NarrowMultiheadAttention)
+def test_steps_reproduce_teacher_forcing(attention_dim):
+    dec = tiny_transformer(attention_dim=attention_dim)
     mem = padded_memory()
     ids = torch.tensor([[BOS, 5, 6, 7, 8], [BOS, 9, 10, 11, 3], [BOS, 4, 4, 4, 4]])
     with torch.no_grad():

@@ -21,7 +21,7 @@ from edg.config import StrictModel
 from edg.interfaces.decoder import Decoder
 from edg.interfaces.types import DecoderOutput, EncoderOutput
 from edg.baseline.dialogue_embedding import DialogueEmbedding
-from edg.baseline.layer_step import in_projection, merge_heads, split_heads
+from edg.baseline.layer_step import decoder_layer, in_projection, merge_heads, split_heads
 
 
 class TransformerDecoderOptions(StrictModel):
@@ -29,6 +29,10 @@ class TransformerDecoderOptions(StrictModel):
     heads: int = 2
     ffn_dim: int = 1024
     dropout: float = 0.1
+    attention_dim: Optional[int] = None
+    """Width the attention blocks project queries, keys and values to
+    (:mod:`edg.baseline.narrow_attention`, the MoEL family's ``--depth``); ``None``:
+    ``d_model``, torch's ``nn.MultiheadAttention``."""
 
 
 @dataclass
@@ -94,8 +98,7 @@ class TransformerDecoder(Decoder):
         super().__init__(options)
         self.embedding = embedding
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
-        layer = nn.TransformerDecoderLayer(d_model, options.heads, options.ffn_dim, options.dropout,
-                                           batch_first=True, norm_first=True)
+        layer = decoder_layer(d_model, options.heads, options.ffn_dim, options.dropout, options.attention_dim)
         self.layers = nn.TransformerDecoder(layer, options.layers, norm=nn.LayerNorm(d_model))
 
     def forward(self, input_ids: Tensor, memory: EncoderOutput) -> DecoderOutput:

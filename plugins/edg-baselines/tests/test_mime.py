@@ -77,6 +77,29 @@ def test_gate_mixes_mimic_and_non_mimic_contexts():
     assert gate(m, mt).shape == (2, 5, 6)
 
 
+def test_the_authors_loss_clipping_and_attention_width(make_system):
+    system = make_system("mime", presets=())
+    o, c = system.options, system.config
+    assert o.attention_dim == 40  # --depth 40
+    # LabelSmoothing sums over the batch's target tokens; emotion CE and KL are batch means
+    assert [(s.name, s.weight, s.options) for s in c.losses] == [
+        ("nll", 1.0, {"label_smoothing": 0.1, "reduction": "sum"}), ("emotion", 1.0, {}), ("mime.kl", 1.0, {})]
+    assert c.train.clip_norm is None  # train_one_batch never clips
+
+
+def test_every_attention_projects_to_attention_dim(build):
+    from edg.baseline.narrow_attention import NarrowMultiheadAttention
+
+    _, model, _ = build("mime", overrides=["model.attention_dim=8"])
+    d = model.embedding.word.embedding_dim
+    blocks = [m for m in model.modules() if isinstance(m, (NarrowMultiheadAttention, torch.nn.MultiheadAttention))]
+    # context encoder, the two emotion-aware encoders (one layer each), decoder self + cross
+    assert len(blocks) == 1 + 2 + 2
+    assert all(isinstance(b, NarrowMultiheadAttention) and b.in_proj_weight.shape == (24, d) for b in blocks)
+    _, wide, _ = build("mime", overrides=["model.attention_dim=null"])
+    assert not any(isinstance(m, NarrowMultiheadAttention) for m in wide.modules())
+
+
 def test_mimicry_routes_the_users_polarity_group_to_the_mimicking_encoder(build):
     system, model, splits = build("mime")
     batch = system.collate([splits["train"][i] for i in range(8)])

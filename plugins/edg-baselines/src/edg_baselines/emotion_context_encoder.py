@@ -1,23 +1,28 @@
 """MIME's emotion-aware context encoder (the authors' ``EmotionInputEncoder``, ``self_att``
 mode): each context state is concatenated with an emotion vector, projected back to the model
-width, given sinusoidal positions and re-encoded by a Transformer encoder. MIME builds two:
+width, given sinusoidal positions and re-encoded by a Transformer encoder (attention projected to
+``attention_dim`` when given, the authors' ``--depth``). MIME builds two:
 one for the mimicking emotion (``m``), one for the non-mimicking emotion (``m~``)."""
 
 from __future__ import annotations
+
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
 from edg.baseline.dialogue_embedding import sinusoidal_positions
+from edg.baseline.narrow_attention import narrow_layer
 
 
 class EmotionContextEncoder(nn.Module):
     def __init__(self, d_model: int, emotion_dim: int, *, layers: int, heads: int, ffn_dim: int, dropout: float,
-                 max_len: int = 1024) -> None:
+                 max_len: int = 1024, attention_dim: Optional[int] = None) -> None:
         super().__init__()
         self.project = nn.Linear(d_model + emotion_dim, d_model, bias=False)
         self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)
-        layer = nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True, norm_first=True)
+        layer = narrow_layer(nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True,
+                                                        norm_first=True), attention_dim)
         self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
 
     def forward(self, hidden: Tensor, mask: Tensor, emotion: Tensor) -> Tensor:

@@ -22,6 +22,7 @@ from edg.interfaces.decoder import Decoder
 from edg.interfaces.model import EdgModel
 from edg.interfaces.types import EmotionOutput, EncoderOutput, ModelOutput
 from edg.baseline.dialogue_embedding import DialogueEmbedding
+from edg.baseline.narrow_attention import narrow_layer
 from edg_baselines.emotion_context_encoder import EmotionContextEncoder
 from edg_baselines.emotion_mixture import (
     NEGATIVE_EMOTIONS,
@@ -37,10 +38,11 @@ from edg_baselines.mimicry_gate import MimicryGate
 class MimeModel(EdgModel):
     def __init__(self, embedding: DialogueEmbedding, *, d_model: int, layers: int, heads: int, ffn_dim: int,
                  dropout: float, latent: int, decoder: Decoder, num_emotions: int = 32, grouping: bool = True,
-                 mimicry: bool = True, stochastic: bool = True) -> None:
+                 mimicry: bool = True, stochastic: bool = True, attention_dim: Optional[int] = None) -> None:
         super().__init__()
         self.embedding = embedding
-        layer = nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True, norm_first=True)
+        layer = narrow_layer(nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True,
+                                                        norm_first=True), attention_dim)
         self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
         self.emotion_embedding = nn.Embedding(num_emotions, d_model)
         self.emotion_query = nn.Linear(d_model, d_model, bias=False)
@@ -48,7 +50,7 @@ class MimeModel(EdgModel):
         groups = ([group_indices(POSITIVE_EMOTIONS), group_indices(NEGATIVE_EMOTIONS)] if grouping
                   else [list(range(num_emotions))])
         self.mixture = StochasticEmotionMixture(d_model, latent, groups, stochastic=stochastic)
-        kw = dict(layers=layers, heads=heads, ffn_dim=ffn_dim, dropout=dropout)
+        kw = dict(layers=layers, heads=heads, ffn_dim=ffn_dim, dropout=dropout, attention_dim=attention_dim)
         self.mimic_encoder = EmotionContextEncoder(d_model, d_model, **kw)
         self.non_mimic_encoder = EmotionContextEncoder(d_model, d_model, **kw) if grouping else None
         self.gate = MimicryGate(d_model) if grouping else None

@@ -25,7 +25,9 @@ from edg.tokenization import BOS, EOS
 from edg_baselines.cls_context_system import ClsContextSystem
 
 NOAM_PEAK_LR = round((300 * 8000) ** -0.5, 8)
-LOSSES = [{"name": "nll", "weight": 1.0, "options": {"label_smoothing": 0.1}},
+# the generation loss is LabelSmoothing (KLDivLoss(reduction='sum')): summed over the batch's
+# target tokens, beside the batch-mean emotion cross-entropy and KL (model/trainer.py)
+LOSSES = [{"name": "nll", "weight": 1.0, "options": {"label_smoothing": 0.1, "reduction": "sum"}},
           {"name": "emotion", "weight": 1.0},
           {"name": "mime.kl", "weight": 1.0}]
 
@@ -38,6 +40,10 @@ class MimeOptions(StrictModel):
     heads: int = 2
     ffn_dim: int = 50
     """``--filter 50``."""
+    attention_dim: Optional[int] = 40
+    """Width every attention projects queries, keys and values to (``--depth``, default 40:
+    ``total_key_depth``/``total_value_depth`` of the context encoder, both emotion-aware
+    encoders and the decoder); ``None``: ``d_model``, as torch's attention."""
     dropout: float = 0.0
     """The authors' layers are built without dropout."""
     latent: int = 300
@@ -61,7 +67,7 @@ class MimeOptions(StrictModel):
 
 
 TINY: dict[str, Any] = {
-    "model": {"d_model": 32, "layers": 1, "heads": 2, "ffn_dim": 64, "latent": 16},
+    "model": {"d_model": 32, "layers": 1, "heads": 2, "ffn_dim": 64, "attention_dim": 16, "latent": 16},
     "tokenizer": {"vocab_size": 2000, "max_context_tokens": 96, "max_target_tokens": 24},
     "train": {"batch_size": 8, "eval_batch_size": 16, "max_steps": 40, "eval_every": 20, "log_every": 10,
               "warmup_steps": 10, "lr": 1e-3, "schedule": "constant", "progress": False,
@@ -97,10 +103,12 @@ class MimeSystem(ClsContextSystem):
         return {
             "tokenizer": {"kind": "word", "vocab_size": 30000},
             "losses": [dict(spec) for spec in LOSSES],
-            # the authors' main.py: validation perplexity every 1,000 iterations, none counted while
+            # no gradient clipping (train_one_batch: loss.backward(); optimizer.step()). The authors'
+            # main.py: validation perplexity every 1,000 iterations, none counted while
             # n_iter < 10,000, keep the lowest, stop at the third evaluation without improvement
             "train": {"optimizer": "adam", "lr": NOAM_PEAK_LR, "schedule": "noam", "warmup_steps": 8000,
-                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "early_stopping_on": "token_nll",
+                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "clip_norm": None,
+                      "early_stopping_on": "token_nll",
                       "eval_every": 1000, "early_stopping_after": 10000, "patience": 3},
             # main.py evaluates with max_dec_step=50
             "generation": {"strategy": "greedy", "max_length": 50},
@@ -113,10 +121,10 @@ class MimeSystem(ClsContextSystem):
         tok = self.tokenizer
         embedding = self.build_embedding()
         decoder_options = {"layers": o.layers, "heads": o.heads, "ffn_dim": o.ffn_dim, "dropout": o.dropout,
-                           **o.decoder_options}
+                           "attention_dim": o.attention_dim, **o.decoder_options}
         decoder = self.component("decoder", o.decoder, decoder_options, key="model.decoder_options",
                                  d_model=o.d_model, embedding=embedding, bos_id=tok.convert_tokens_to_ids(BOS),
                                  eos_id=tok.convert_tokens_to_ids(EOS), pad_id=tok.pad_token_id)
         return MimeModel(embedding, d_model=o.d_model, layers=o.layers, heads=o.heads, ffn_dim=o.ffn_dim,
-                         dropout=o.dropout, latent=o.latent, decoder=decoder, num_emotions=len(EMOTIONS),
+                         dropout=o.dropout, attention_dim=o.attention_dim, latent=o.latent, decoder=decoder, num_emotions=len(EMOTIONS),
                          grouping=o.grouping, mimicry=o.mimicry, stochastic=o.stochastic)

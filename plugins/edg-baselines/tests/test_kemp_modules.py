@@ -178,7 +178,8 @@ def _memory(seed=1):
                           EMOTION_CONTEXT: torch.randn(2, 8, generator=g), EMOTION_START: torch.randn(2, 8, generator=g)})
 
 
-@pytest.mark.parametrize("options", [{}, {"copy_from_graph": False}, {"emotion_cross_attention": False}, {"layers": 2}])
+@pytest.mark.parametrize("options", [{}, {"copy_from_graph": False}, {"emotion_cross_attention": False}, {"layers": 2},
+                                     {"attention_dim": 4}])  # narrow attention (--depth)
 def test_incremental_steps_match_teacher_forcing(options):
     decoder, memory = _decoder(**options), _memory()
     ids = torch.tensor([[1, 5, 9, 4], [1, 7, 7, 3]])

@@ -135,3 +135,38 @@ def test_configuration_errors_are_one_line(ed_path, lexicon):
 
     o = KempOptions()
     assert (o.d_model, o.layers, o.heads, o.ffn_dim, o.concepts_per_word, o.total_concepts) == (300, 1, 2, 50, 1, 10)
+
+
+def test_the_authors_loss_scale_clipping_and_attention_width():
+    from edg.config import resolve
+    from edg.plugins import load_for_system
+
+    cls = load_for_system("kemp").get("system", "kemp")
+    c = resolve([{"system": "kemp"}, cls.default_config()])
+    # train_one_batch: LabelSmoothing summed over the target tokens, CrossEntropyLoss(reduction='sum')
+    # over the conversations, 0.1 × MSE attention loss; loss.backward(); optimizer.step(), no clipping
+    assert [(s.name, s.weight, s.options) for s in c.losses] == [
+        ("nll", 1.0, {"label_smoothing": 0.1, "reduction": "sum"}), ("emotion", 1.0, {"reduction": "sum"}),
+        ("kemp.attention", 0.1, {})]
+    assert c.train.clip_norm is None
+    assert cls.Options().attention_dim == 40  # --depth 40
+
+
+def test_encoder_and_decoder_attention_project_to_attention_dim(built):
+    from edg.baseline.narrow_attention import NarrowMultiheadAttention
+
+    session, splits, model = built(overrides=["model.attention_dim=8"])
+    d = model.embedding.word.embedding_dim
+    blocks = [m for m in model.encoder.modules() if isinstance(m, (NarrowMultiheadAttention, torch.nn.MultiheadAttention))]
+    assert len(blocks) == 1 and all(isinstance(b, NarrowMultiheadAttention) and b.in_proj_weight.shape == (24, d)
+                                    for b in blocks)
+    for layer in model.decoder.layers:
+        assert layer.self_qkv.weight.shape == (24, d) and layer.self_out.weight.shape == (d, 8)
+        cross = layer.cross
+        assert all(p.weight.shape == (8, d) for p in (cross.query, cross.key, cross.value))
+        assert cross.out.weight.shape == (d, 8) and cross.scale == (8 // 2) ** -0.5
+    # the graph attention keeps the authors' full width (W_q/W_k/W_v at emb_dim)
+    assert model.graph_attention.query.weight.shape == (d, d)
+    batch = session.system.collate([splits["train"][i] for i in range(4)])
+    model.eval()
+    assert len(model.generate(batch, session.config.generation)) == 4

@@ -3,7 +3,8 @@
 
 * the first input is the emotion signal: ``W_z e_p`` (a linear map of the 32 emotion
   logits, ``memory.extras["emotion_start"]``) takes the place of [BOS]'s embedding;
-* pre-norm layers of causal self-attention, **emotional cross-attention** and a
+* pre-norm layers of causal self-attention, **emotional cross-attention** (both projecting
+  queries, keys and values to ``attention_dim``, the authors' ``--depth``) and a
   feed-forward block; the cross-attention's output is fused with the emotion context
   ``c_e`` (``memory.extras["emotion_context"]``): ``W_f [MHA(x, G) ; c_e]``
   (``emotion_cross_attention: false`` keeps the plain cross-attention: KEMP w/o EDD);
@@ -44,6 +45,10 @@ class KempDecoderOptions(StrictModel):
     heads: int = 2
     ffn_dim: int = 50
     """``--filter 50``."""
+    attention_dim: Optional[int] = None
+    """Width the self- and cross-attention project queries, keys and values to (the authors'
+    ``total_key_depth``/``total_value_depth`` = ``--depth``; the system passes its
+    ``model.attention_dim``, 40); ``None``: ``d_model``."""
     dropout: float = 0.0
     """The authors' decoder layers are built without dropout."""
     emotion_cross_attention: bool = True
@@ -54,17 +59,25 @@ class KempDecoderOptions(StrictModel):
     """Output projection tied to the word embeddings (``--weight_sharing``; off in KEMP's command)."""
 
 
+def _attention_width(d_model: int, heads: int, attention_dim: Optional[int]) -> int:
+    width = d_model if attention_dim is None else attention_dim
+    if width % heads:
+        raise ValueError(f"attention width {width} is not divisible by heads {heads}")
+    return width
+
+
 class EmotionalCrossAttention(nn.Module):
     """Multi-head attention over the graph whose output is fused with the emotion context."""
 
-    def __init__(self, d_model: int, heads: int, fuse_emotion: bool) -> None:
+    def __init__(self, d_model: int, heads: int, fuse_emotion: bool, attention_dim: Optional[int] = None) -> None:
         super().__init__()
+        width = _attention_width(d_model, heads, attention_dim)
         self.heads = heads
-        self.scale = (d_model // heads) ** -0.5
-        self.query = nn.Linear(d_model, d_model, bias=False)
-        self.key = nn.Linear(d_model, d_model, bias=False)
-        self.value = nn.Linear(d_model, d_model, bias=False)
-        self.out = nn.Linear(d_model, d_model, bias=False)
+        self.scale = (width // heads) ** -0.5
+        self.query = nn.Linear(d_model, width, bias=False)
+        self.key = nn.Linear(d_model, width, bias=False)
+        self.value = nn.Linear(d_model, width, bias=False)
+        self.out = nn.Linear(width, d_model, bias=False)
         self.fuse = nn.Linear(2 * d_model, d_model, bias=False) if fuse_emotion else None
 
     def keys_values(self, memory: Tensor) -> KeyValue:
@@ -85,14 +98,16 @@ class EmotionalCrossAttention(nn.Module):
 
 
 class KempDecoderLayer(nn.Module):
-    def __init__(self, d_model: int, heads: int, ffn_dim: int, dropout: float, fuse_emotion: bool) -> None:
+    def __init__(self, d_model: int, heads: int, ffn_dim: int, dropout: float, fuse_emotion: bool,
+                 attention_dim: Optional[int] = None) -> None:
         super().__init__()
+        width = _attention_width(d_model, heads, attention_dim)
         self.heads = heads
         self.norm_self = nn.LayerNorm(d_model)
-        self.self_qkv = nn.Linear(d_model, 3 * d_model, bias=False)
-        self.self_out = nn.Linear(d_model, d_model, bias=False)
+        self.self_qkv = nn.Linear(d_model, 3 * width, bias=False)
+        self.self_out = nn.Linear(width, d_model, bias=False)
         self.norm_cross = nn.LayerNorm(d_model)
-        self.cross = EmotionalCrossAttention(d_model, heads, fuse_emotion)
+        self.cross = EmotionalCrossAttention(d_model, heads, fuse_emotion, attention_dim)
         self.norm_ffn = nn.LayerNorm(d_model)
         self.ffn = nn.Sequential(nn.Linear(d_model, ffn_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ffn_dim, d_model))
         self.dropout = nn.Dropout(dropout)
@@ -123,7 +138,8 @@ class KempDecoder(Decoder):
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
         self.embedding = embedding  # the shared DialogueEmbedding (word table, positions)
         o = options
-        self.layers = nn.ModuleList(KempDecoderLayer(d_model, o.heads, o.ffn_dim, o.dropout, o.emotion_cross_attention)
+        self.layers = nn.ModuleList(KempDecoderLayer(d_model, o.heads, o.ffn_dim, o.dropout, o.emotion_cross_attention,
+                                                     o.attention_dim)
                                     for _ in range(o.layers))
         self.norm = nn.LayerNorm(d_model)
         vocab_size = embedding.word.num_embeddings

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from edg.api import DialogueEmbedding
+from edg.baseline.narrow_attention import narrow_layer
 from edg.interfaces.decoder import Decoder
 from edg.interfaces.emotion import EmotionModule
 from edg.interfaces.model import EdgModel
@@ -30,7 +31,7 @@ from edg_baselines.kemp_graph_attention import EmotionalContextGraphAttention, g
 class KempModel(EdgModel):
     def __init__(self, embedding: DialogueEmbedding, *, d_model: int, layers: int, heads: int, ffn_dim: int,
                  dropout: float, graph_dropout: float, graph: bool, emotion: EmotionModule, decoder: Decoder,
-                 num_emotions: int = 32) -> None:
+                 num_emotions: int = 32, attention_dim: Optional[int] = None) -> None:
         super().__init__()
         self.embedding = embedding
         self.graph = graph
@@ -38,7 +39,8 @@ class KempModel(EdgModel):
         # dialogue embedding holds the speaker/listener states only
         self.knowledge_state = nn.Parameter(torch.zeros(d_model)) if graph else None
         self.graph_attention = EmotionalContextGraphAttention(d_model, heads, graph_dropout) if graph else None
-        layer = nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True, norm_first=True)
+        layer = narrow_layer(nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True,
+                                                        norm_first=True), attention_dim)
         self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
         self.emotion = emotion
         self.emotion_start = nn.Linear(num_emotions, d_model)  # W_z: e_p -> the decoder's first input

@@ -29,8 +29,11 @@ from edg_baselines.cls_context_system import ClsContextSystem
 NOAM_PEAK_LR = round((300 * 8000) ** -0.5, 8)
 SOURCE = "kemp.concepts"
 COLUMN = "kemp_concepts"
-LOSSES = [{"name": "nll", "weight": 1.0, "options": {"label_smoothing": 0.1}},
-          {"name": "emotion", "weight": 1.0},
+# KEMP.train_one_batch: LabelSmoothing (KLDivLoss(reduction='sum')) summed over the batch's
+# target tokens + CrossEntropyLoss(reduction='sum') summed over its conversations + 0.1 × the
+# attention loss (MSELoss, a mean)
+LOSSES = [{"name": "nll", "weight": 1.0, "options": {"label_smoothing": 0.1, "reduction": "sum"}},
+          {"name": "emotion", "weight": 1.0, "options": {"reduction": "sum"}},
           {"name": "kemp.attention", "weight": 0.1}]
 #: padding of ``concept_owner`` (-1: the [SEP] slot that no token owns)
 OWNER_PAD = -2
@@ -47,6 +50,11 @@ class KempOptions(StrictModel):
     """``--heads 2`` (encoder, graph attention)."""
     ffn_dim: int = 50
     """``--filter 50``."""
+    attention_dim: Optional[int] = 40
+    """Width the encoder's and the decoder's attention project queries, keys and values to
+    (``--depth``, default 40: ``total_key_depth``/``total_value_depth`` of ``Encoder`` and
+    ``Decoder``); ``None``: ``d_model``, as torch's attention. The graph attention (the
+    authors' ``W_q``/``W_k``/``W_v`` at ``emb_dim``) keeps the full width."""
     dropout: float = 0.0
     """The authors' Transformer layers are built without dropout."""
     graph_dropout: float = 0.2
@@ -67,7 +75,7 @@ class KempOptions(StrictModel):
 
 
 TINY: dict[str, Any] = {
-    "model": {"d_model": 32, "layers": 1, "heads": 2, "ffn_dim": 64},
+    "model": {"d_model": 32, "layers": 1, "heads": 2, "ffn_dim": 64, "attention_dim": 16},
     "tokenizer": {"vocab_size": 2000, "max_context_tokens": 96, "max_target_tokens": 24},
     "train": {"batch_size": 8, "eval_batch_size": 16, "max_steps": 40, "eval_every": 20, "log_every": 10,
               "warmup_steps": 10, "lr": 1e-3, "schedule": "constant", "progress": False,
@@ -125,13 +133,14 @@ class KempSystem(ClsContextSystem):
         return {
             "tokenizer": {"kind": "word", "vocab_size": 30000},
             "losses": [dict(spec) for spec in LOSSES],
-            # NoamOpt(300, 1, 8000, Adam(betas 0.9/0.98, eps 1e-9)), batch 16
+            # NoamOpt(300, 1, 8000, Adam(betas 0.9/0.98, eps 1e-9)), batch 16, no gradient clipping
+            # (train_one_batch: loss.backward(); self.optimizer.step())
             # the authors' main.py: validation perplexity every 2,000 iterations (--check_iter),
             # none counted while n_iter < 13,000, keep the lowest, stop at the third evaluation
             # without improvement
             "train": {"optimizer": "adam", "lr": NOAM_PEAK_LR, "schedule": "noam", "warmup_steps": 8000,
-                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "early_stopping_on": "token_nll",
-                      "eval_every": 2000, "early_stopping_after": 13000, "patience": 3},
+                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "clip_norm": None,
+                      "early_stopping_on": "token_nll", "eval_every": 2000, "early_stopping_after": 13000, "patience": 3},
             # main.py --test decodes greedily with max_dec_step=30 (the released outputs)
             "generation": {"strategy": "greedy", "max_length": 30},
             # both resources are set by path (not bundled); shown here so that `edg config kemp` names the keys
@@ -225,10 +234,10 @@ class KempSystem(ClsContextSystem):
         emotion = self.component("emotion_module", o.emotion_module, o.emotion_options, key="model.emotion_options",
                                  d_model=o.d_model, num_emotions=len(EMOTIONS))
         decoder_options = {"layers": o.layers, "heads": o.heads, "ffn_dim": o.ffn_dim, "dropout": o.dropout,
-                           **o.decoder_options}
+                           "attention_dim": o.attention_dim, **o.decoder_options}
         decoder = self.component("decoder", o.decoder, decoder_options, key="model.decoder_options",
                                  d_model=o.d_model, embedding=embedding, bos_id=tok.convert_tokens_to_ids(BOS),
                                  eos_id=tok.convert_tokens_to_ids(EOS), pad_id=tok.pad_token_id)
         return KempModel(embedding, d_model=o.d_model, layers=o.layers, heads=o.heads, ffn_dim=o.ffn_dim,
                          dropout=o.dropout, graph_dropout=o.graph_dropout, graph=o.graph, emotion=emotion,
-                         decoder=decoder, num_emotions=len(EMOTIONS))
+                         decoder=decoder, num_emotions=len(EMOTIONS), attention_dim=o.attention_dim)

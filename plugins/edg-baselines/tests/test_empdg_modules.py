@@ -24,10 +24,11 @@ from edg_baselines.empdg_discriminator import InteractiveDiscriminator
 V, D, PAD, BOS, EOS = 20, 8, 0, 2, 3
 
 
-def _decoder(pointer=True):
+def _decoder(pointer=True, attention_dim=None):
     torch.manual_seed(0)
     emb = DialogueEmbedding(V, D, PAD, dropout=0.0)
-    return EmpdgDecoder(EmpdgDecoderOptions(layers=2, heads=2, ffn_dim=16, pointer=pointer), d_model=D,
+    options = EmpdgDecoderOptions(layers=2, heads=2, ffn_dim=16, pointer=pointer, attention_dim=attention_dim)
+    return EmpdgDecoder(options, d_model=D,
                         embedding=emb, bos_id=BOS, eos_id=EOS, pad_id=PAD).eval()
 
 
@@ -70,9 +71,9 @@ def test_pointer_generator_mixes_a_distribution_and_copies_source_ids():
     torch.testing.assert_close(plain.logits.exp().sum(-1), torch.ones(1, 2))
 
 
-@pytest.mark.parametrize("signal", [True, False])
-def test_incremental_steps_match_teacher_forcing(signal):
-    dec = _decoder()
+@pytest.mark.parametrize("signal,attention_dim", [(True, None), (False, None), (True, 4)])  # 4: narrow
+def test_incremental_steps_match_teacher_forcing(signal, attention_dim):
+    dec = _decoder(attention_dim=attention_dim)
     memory = _memory(signal)
     inputs = torch.tensor([[BOS, 11, 12, 14], [BOS, 13, 15, 16]])
     full = dec(inputs, memory).logits

@@ -106,6 +106,29 @@ def test_network_parts_and_ablations(build, lexicon_path):
     assert generator_params == sum(p.numel() for p in model_d.parameters())
 
 
+def test_the_authors_loss_scale_clipping_and_attention_width(make_system, lexicon_path):
+    system = make_system("empdg", presets=(), overrides=[f"model.lexicon_path={lexicon_path}"])
+    o, c = system.options, system.config
+    assert o.attention_dim == 40  # --depth 40
+    # Empdg_G.train_one_batch: LabelSmoothing and CrossEntropyLoss(reduction='sum'), batch sums
+    assert [(s.name, s.options) for s in c.losses][:2] == [
+        ("nll", {"label_smoothing": 0.1, "reduction": "sum"}), ("emotion", {"reduction": "sum"})]
+    assert c.train.clip_norm is None
+
+
+def test_every_attention_projects_to_attention_dim(build, lexicon_path):
+    from edg.baseline.narrow_attention import NarrowMultiheadAttention
+
+    _, model, _ = build("empdg", overrides=[f"model.lexicon_path={lexicon_path}", "model.attention_dim=8"])
+    d = model.embedding.word.embedding_dim
+    blocks = [m for m in model.modules() if isinstance(m, (NarrowMultiheadAttention, torch.nn.MultiheadAttention))]
+    # the semantic and emotion-word encoders (one layer each), the decoder's self and cross attention
+    assert len(blocks) == 1 + 1 + 2
+    assert all(isinstance(b, NarrowMultiheadAttention) and b.in_proj_weight.shape == (24, d) for b in blocks)
+    _, wide, _ = build("empdg", overrides=[f"model.lexicon_path={lexicon_path}", "model.attention_dim=null"])
+    assert not any(isinstance(m, NarrowMultiheadAttention) for m in wide.modules())
+
+
 def test_configuration_errors_are_one_line(make_system, lexicon_path):
     with pytest.raises(ConfigError, match="model.lexicon_path is not set.*saifmohammad.com"):
         make_system("empdg")

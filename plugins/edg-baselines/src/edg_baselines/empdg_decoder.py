@@ -5,7 +5,8 @@ authors' ``Empdg_G.Decoder`` + ``Generator``).
   ``EncoderOutput.extras["emotion_signal"]`` [B, D]) instead of the BOS embedding: the
   authors' ``sos_emb = emotion_embedding(emotion_logit)``. Without a signal (EmpDG w/o G),
   BOS is embedded as usual.
-* Transformer decoder layers attend over the memory, which EmpDG makes the concatenation of
+* Transformer decoder layers (queries, keys and values projected to ``attention_dim``, the
+  authors' ``--depth``) attend over the memory, which EmpDG makes the concatenation of
   the semantic context states and the emotion-word states.
 * A pointer-generator output (``--pointer_gen``): ``P = p_gen * softmax(W h_t) + (1 - p_gen)
   * copy``, the copy distribution being a softmax of the last layer's head-averaged
@@ -30,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edg.api import DialogueEmbedding, in_projection, merge_heads, split_heads
+from edg.baseline.narrow_attention import NarrowMultiheadAttention
 from edg.config import StrictModel
 from edg.interfaces.decoder import Decoder, follow_rows
 from edg.interfaces.types import DecoderOutput, EncoderOutput
@@ -47,6 +49,10 @@ class EmpdgDecoderOptions(StrictModel):
     """``--heads 2``."""
     ffn_dim: int = 50
     """``--filter 50``."""
+    attention_dim: Optional[int] = None
+    """Width the self- and encoder-decoder attention project queries, keys and values to (the
+    authors' ``total_key_depth``/``total_value_depth`` = ``--depth``; the system passes its
+    ``model.attention_dim``, 40); ``None``: ``d_model``, torch's ``nn.MultiheadAttention``."""
     dropout: float = 0.0
     """The authors' decoder layers are built without dropout."""
     pointer: bool = True
@@ -57,10 +63,15 @@ class CopyAttentionLayer(nn.Module):
     """Pre-norm self-attention, encoder-decoder attention (also returning its head-averaged
     scores, the copy logits) and a ReLU feed-forward block."""
 
-    def __init__(self, d_model: int, heads: int, ffn_dim: int, dropout: float) -> None:
+    def __init__(self, d_model: int, heads: int, ffn_dim: int, dropout: float,
+                 attention_dim: Optional[int] = None) -> None:
         super().__init__()
-        self.self_attn = nn.MultiheadAttention(d_model, heads, dropout=dropout, batch_first=True)
-        self.cross_attn = nn.MultiheadAttention(d_model, heads, dropout=0.0, batch_first=True)
+        if attention_dim is None:
+            self.self_attn = nn.MultiheadAttention(d_model, heads, dropout=dropout, batch_first=True)
+            self.cross_attn = nn.MultiheadAttention(d_model, heads, dropout=0.0, batch_first=True)
+        else:  # read only through in_proj_weight/in_proj_bias/out_proj/num_heads, as torch's
+            self.self_attn = NarrowMultiheadAttention(d_model, heads, attention_dim, dropout)
+            self.cross_attn = NarrowMultiheadAttention(d_model, heads, attention_dim, 0.0)
         self.ffn = nn.Sequential(nn.Linear(d_model, ffn_dim), nn.ReLU(), nn.Dropout(dropout),
                                  nn.Linear(ffn_dim, d_model))
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
@@ -131,7 +142,8 @@ class EmpdgDecoder(Decoder):
             raise ValueError(f"d_model {d_model} is not divisible by {options.heads} decoder heads")
         self.embedding = embedding
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
-        self.layers = nn.ModuleList(CopyAttentionLayer(d_model, options.heads, options.ffn_dim, options.dropout)
+        self.layers = nn.ModuleList(CopyAttentionLayer(d_model, options.heads, options.ffn_dim, options.dropout,
+                                                       options.attention_dim)
                                     for _ in range(options.layers))
         self.norm = nn.LayerNorm(d_model)
         self.out = nn.Linear(d_model, embedding.word.num_embeddings)

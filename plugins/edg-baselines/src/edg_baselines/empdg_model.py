@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from edg.api import DialogueEmbedding
+from edg.baseline.narrow_attention import narrow_layer
 from edg.interfaces.decoder import Decoder
 from edg.interfaces.model import EdgModel
 from edg.interfaces.types import EmotionOutput, EncoderOutput, ModelOutput
@@ -40,8 +41,10 @@ from edg_baselines.empdg_decoder import EMOTION_SIGNAL
 from edg_baselines.empdg_discriminator import InteractiveDiscriminator
 
 
-def transformer_encoder(d_model: int, layers: int, heads: int, ffn_dim: int, dropout: float) -> nn.TransformerEncoder:
-    layer = nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True, norm_first=True)
+def transformer_encoder(d_model: int, layers: int, heads: int, ffn_dim: int, dropout: float,
+                        attention_dim: Optional[int] = None) -> nn.TransformerEncoder:
+    layer = narrow_layer(nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True,
+                                                    norm_first=True), attention_dim)
     return nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
 
 
@@ -49,11 +52,13 @@ class EmpdgModel(EdgModel):
     def __init__(self, embedding: DialogueEmbedding, *, d_model: int, layers: int, heads: int, ffn_dim: int,
                  dropout: float, decoder: Decoder, num_emotions: int, emotion_words: bool, emotion_start: bool,
                  discriminators: tuple[str, ...], discriminator_hidden: int, discriminator_embed_dim: int,
-                 emotion_flags: Optional[list[bool]], pad_id: int, eos_id: int) -> None:
+                 emotion_flags: Optional[list[bool]], pad_id: int, eos_id: int,
+                 attention_dim: Optional[int] = None) -> None:
         super().__init__()
         self.embedding = embedding
-        self.semantic_encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout)
-        self.emotion_encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout) if emotion_words else None
+        self.semantic_encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim)
+        self.emotion_encoder = (transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim)
+                                if emotion_words else None)
         # the authors' identify_new: a bias-free map of [c_emo; c_ctx] to the 32 emotions
         self.classifier = nn.Linear(2 * d_model if emotion_words else d_model, num_emotions, bias=False)
         self.emotion_signal = nn.Linear(num_emotions, d_model) if emotion_start else None

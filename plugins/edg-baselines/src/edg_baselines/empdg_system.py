@@ -38,10 +38,13 @@ FEEDBACK_COLUMN = "feedback"
 ADVERSARIAL_LOSS = "empdg.adversarial"
 #: the adversarial term's weight is edg's choice (the authors' code adds the discriminator loss as a
 #: float, i.e. with no effect on the gradient): at gp_lambda 0.1 the critics' scores grow to tens
-#: and a weight of 1 lets the term swamp the per-token NLL (docs/plugins/empdg.md)
+#: and a weight of 1 lets the term swamp a per-token NLL (docs/plugins/empdg.md); against the
+#: authors' summed NLL it weighs far less still
 ADVERSARIAL_WEIGHT = 0.1
-LOSSES = [{"name": "nll", "weight": 1.0, "options": {"label_smoothing": 0.1}},
-          {"name": "emotion", "weight": 1.0},
+#: Empdg_G.train_one_batch: LabelSmoothing (KLDivLoss(reduction='sum')) summed over the batch's
+#: target tokens + CrossEntropyLoss(reduction='sum') summed over its conversations
+LOSSES = [{"name": "nll", "weight": 1.0, "options": {"label_smoothing": 0.1, "reduction": "sum"}},
+          {"name": "emotion", "weight": 1.0, "options": {"reduction": "sum"}},
           {"name": ADVERSARIAL_LOSS, "weight": ADVERSARIAL_WEIGHT}]
 
 
@@ -54,6 +57,11 @@ class EmpdgOptions(StrictModel):
     """``--heads 2``."""
     ffn_dim: int = 50
     """Feed-forward width (``--filter 50``)."""
+    attention_dim: Optional[int] = 40
+    """Width every attention of both encoders and the decoder projects queries, keys and values
+    to (``--depth``, default 40: ``total_key_depth``/``total_value_depth`` of
+    ``Semantic_Encoder``, ``Emotion_Encoder`` and ``Decoder``); ``None``: ``d_model``, as
+    torch's attention."""
     dropout: float = 0.0
     """The authors' layers are built without dropout."""
     max_positions: int = 1024
@@ -80,7 +88,7 @@ class EmpdgOptions(StrictModel):
 
 
 TINY: dict[str, Any] = {
-    "model": {"d_model": 32, "layers": 1, "heads": 2, "ffn_dim": 64, "discriminator_hidden": 32},
+    "model": {"d_model": 32, "layers": 1, "heads": 2, "ffn_dim": 64, "attention_dim": 16, "discriminator_hidden": 32},
     "tokenizer": {"vocab_size": 2000, "max_context_tokens": 96, "max_target_tokens": 24},
     "losses": [*LOSSES[:2], {"name": ADVERSARIAL_LOSS, "weight": ADVERSARIAL_WEIGHT,
                              "options": {"generator_steps": 10, "critic_steps": 10, "critic_every": 2}}],
@@ -133,7 +141,8 @@ class EmpdgSystem(ClsContextSystem):
     def default_config(cls) -> dict[str, Any]:
         return {
             "tokenizer": {"kind": "word", "vocab_size": 30000},
-            # EmpDG_G: label-smoothed (0.1) generation loss + emotion cross-entropy; the adversarial term
+            # EmpDG_G: label-smoothed (0.1) generation loss and emotion cross-entropy, both batch sums;
+            # the adversarial term
             "losses": [dict(spec) for spec in LOSSES],
             # NoamOpt(300, 1, 8000, Adam(betas 0.9/0.98, eps 1e-9)), batch 16; the authors never clip
             # gradients (and a global norm would couple the generator's and the critics' updates);
@@ -228,7 +237,8 @@ class EmpdgSystem(ClsContextSystem):
         o = self.options
         tok = self.tokenizer
         embedding = self.build_embedding()
-        decoder_options = {"heads": o.heads, "ffn_dim": o.ffn_dim, "dropout": o.dropout, **o.decoder_options}
+        decoder_options = {"heads": o.heads, "ffn_dim": o.ffn_dim, "dropout": o.dropout,
+                           "attention_dim": o.attention_dim, **o.decoder_options}
         decoder = self.component("decoder", o.decoder, decoder_options, key="model.decoder_options",
                                  d_model=o.d_model, embedding=embedding, bos_id=tok.convert_tokens_to_ids(BOS),
                                  eos_id=tok.convert_tokens_to_ids(EOS), pad_id=tok.pad_token_id)
@@ -240,5 +250,5 @@ class EmpdgSystem(ClsContextSystem):
                           discriminators=discriminators, discriminator_hidden=o.discriminator_hidden,
                           discriminator_embed_dim=o.discriminator_embed_dim or o.d_model,
                           emotion_flags=self.emotion_flags(), pad_id=tok.pad_token_id,
-                          eos_id=tok.convert_tokens_to_ids(EOS))
+                          eos_id=tok.convert_tokens_to_ids(EOS), attention_dim=o.attention_dim)
 

@@ -29,7 +29,9 @@ def test_registered_names_and_defaults(make_system):
     # the authors' config.py defaults
     assert (o.d_model, o.layers, o.heads, o.ffn_dim, o.dropout) == (300, 1, 2, 50, 0.0)
     assert [(s.name, s.weight) for s in c.losses] == [("nll", 1.0), ("emotion", 1.0), ("cem.diversity", 1.5)]
-    assert c.losses[0].options == {}  # CEM's ctx_loss is the plain NLL (criterion_ppl, no smoothing)
+    assert c.losses[0].options == {}  # CEM's ctx_loss is the plain NLL (criterion_ppl, no smoothing, a mean)
+    assert o.attention_dim == 40  # --depth 40
+    assert c.train.clip_norm is None  # train_one_batch never clips
     assert (c.train.batch_size, c.train.optimizer, c.train.schedule, c.train.warmup_steps) == (16, "adam", "noam", 8000)
     assert c.train.lr == pytest.approx((300 * 8000) ** -0.5, rel=1e-4) and tuple(c.train.betas) == (0.9, 0.98)
     assert c.train.eps == 1e-9
@@ -65,6 +67,20 @@ def test_the_authors_xavier_initialisation(build):
             assert p.abs().max() <= (6 / (fan_in + fan_out)) ** 0.5 + 1e-6, name
             assert not torch.equal(p, plain_params[name]), name
     assert model.decoder.embedding.word.weight is model.embedding.word.weight  # tied, not re-drawn
+
+
+def test_every_attention_projects_to_attention_dim(build):
+    from edg.baseline.narrow_attention import NarrowMultiheadAttention
+
+    _, model, _ = build("cem", overrides=["model.attention_dim=8"])
+    d = model.embedding.word.embedding_dim
+    blocks = [m for m in model.modules() if isinstance(m, (NarrowMultiheadAttention, torch.nn.MultiheadAttention))]
+    # context, affective and cognitive encoders, the two refine encoders (one layer each), and the
+    # decoder's self and cross attention
+    assert len(blocks) == 5 + 2
+    assert all(isinstance(b, NarrowMultiheadAttention) and b.in_proj_weight.shape == (24, d) for b in blocks)
+    _, wide, _ = build("cem", overrides=["model.attention_dim=null"])
+    assert not any(isinstance(m, NarrowMultiheadAttention) for m in wide.modules())
 
 
 def test_knowledge_batch_follows_cem(ed_splits, tokenizer, make_system):

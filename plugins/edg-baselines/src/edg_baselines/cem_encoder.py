@@ -4,27 +4,33 @@ used by CEM's model and by its refinement module ``cem.refinement``.
 As CEM's ``Encoder``: a bias-free projection of the input to the hidden size (only when the
 widths differ: the refine encoders read the ``2d`` concatenation of context and knowledge),
 an optional sinusoidal timing signal, the layers and a final LayerNorm. The layers are
-PyTorch's pre-norm ``nn.TransformerEncoderLayer`` (attention at the full hidden width, a
-linear feed-forward), see ``docs/plugins/cem.md``. ``mask`` is True on real tokens (the
+PyTorch's pre-norm ``nn.TransformerEncoderLayer`` (a linear feed-forward; attention projected to
+``attention_dim``, CEM's ``--depth``, by the core's ``NarrowMultiheadAttention`` when given, else
+at the full hidden width), see ``docs/plugins/cem.md``. ``mask`` is True on real tokens (the
 core's convention).
 """
 
 from __future__ import annotations
 
+from typing import Optional
+
 from torch import Tensor, nn
 
 # the core's sinusoid table (not in edg.api); the same table the dialogue embedding adds
 from edg.baseline.dialogue_embedding import sinusoidal_positions
+from edg.baseline.narrow_attention import narrow_layer
 
 
 class CemEncoder(nn.Module):
     def __init__(self, input_dim: int, d_model: int, *, layers: int, heads: int, ffn_dim: int,
-                 dropout: float, positions: bool = True, max_len: int = 1024) -> None:
+                 dropout: float, positions: bool = True, max_len: int = 1024,
+                 attention_dim: Optional[int] = None) -> None:
         super().__init__()
         if d_model % heads:
             raise ValueError(f"hidden size {d_model} is not divisible by {heads} attention heads")
         self.proj = nn.Linear(input_dim, d_model, bias=False) if input_dim != d_model else nn.Identity()
-        layer = nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True, norm_first=True)
+        layer = narrow_layer(nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True,
+                                                        norm_first=True), attention_dim)
         self.layers = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
         self.use_positions = positions
         if positions:

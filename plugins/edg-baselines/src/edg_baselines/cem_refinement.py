@@ -61,6 +61,9 @@ class CemRefinementOptions(StrictModel):
     layers: int = 1
     heads: int = 2
     ffn_dim: int = 50
+    attention_dim: Optional[int] = None
+    """Width the refine encoders' attention projects to (CEM's ``--depth``; the system passes
+    its ``model.attention_dim``, 40); ``None``: ``d_model``."""
     dropout: float = 0.0
     max_positions: int = 1024
 
@@ -88,7 +91,7 @@ class CemRefinement(EmotionModule):
         if not options.affective and not options.cognitive_relations:
             raise ValueError("cem.refinement needs the affective branch or at least one cognitive relation")
         kw = dict(layers=options.layers, heads=options.heads, ffn_dim=options.ffn_dim, dropout=options.dropout,
-                  max_len=options.max_positions)
+                  max_len=options.max_positions, attention_dim=options.attention_dim)
         # construction order (affective, cognitive, MLP) fixes the initial weights for a seed
         self.affective_refine = CemEncoder(2 * d_model, d_model, **kw) if options.affective else None
         cognitive = options.cognitive_relations

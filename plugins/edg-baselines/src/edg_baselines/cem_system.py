@@ -39,6 +39,10 @@ class CemOptions(StrictModel):
     """``--heads 2``."""
     ffn_dim: int = 50
     """Feed-forward width (``--filter 50``)."""
+    attention_dim: Optional[int] = 40
+    """Width every attention projects queries, keys and values to (``--depth``, default 40:
+    ``total_key_depth``/``total_value_depth`` of all five encoders, ``make_encoder``, and of the
+    decoder); ``None``: ``d_model``, as torch's attention."""
     dropout: float = 0.0
     """CEM's encoders and decoder are built with every dropout at its default 0.0."""
     max_positions: int = 1024
@@ -69,7 +73,7 @@ class CemOptions(StrictModel):
 
 
 TINY: dict[str, Any] = {
-    "model": {"d_model": 32, "layers": 1, "heads": 2, "ffn_dim": 64, "max_knowledge_tokens": 16,
+    "model": {"d_model": 32, "layers": 1, "heads": 2, "ffn_dim": 64, "attention_dim": 16, "max_knowledge_tokens": 16,
               "knowledge_source": None},
     "tokenizer": {"vocab_size": 2000, "max_context_tokens": 96, "max_target_tokens": 24},
     "train": {"batch_size": 8, "eval_batch_size": 16, "max_steps": 40, "eval_every": 20, "log_every": 10,
@@ -80,7 +84,9 @@ TINY: dict[str, Any] = {
 }
 
 CEM_LOSSES = [
-    {"name": "nll", "weight": 1.0},  # ctx_loss: mean token NLL (criterion_ppl, no smoothing)
+    # ctx_loss: criterion_ppl = NLLLoss(ignore_index=PAD), a per-token mean without smoothing (the
+    # LabelSmoothing criterion is built but unused): the mean, not the MoEL-family sum
+    {"name": "nll", "weight": 1.0},
     {"name": "emotion", "weight": 1.0},  # emo_loss: cross-entropy of the affective branch's logits
     {"name": "cem.diversity", "weight": 1.5},  # 1.5 · div_loss
 ]
@@ -116,11 +122,12 @@ class CemSystem(ClsContextSystem):
             "tokenizer": {"kind": "word", "vocab_size": 30000},
             "knowledge": {"comet.social": {}},
             "losses": [dict(spec) for spec in CEM_LOSSES],
-            # the authors' main.py: validation perplexity every 2,000 iterations, none counted while
+            # no gradient clipping (train_one_batch: loss.backward(); self.optimizer.step()).
+            # The authors' main.py: validation perplexity every 2,000 iterations, none counted while
             # n_iter < 12,000, keep the lowest, stop at the third evaluation without improvement
             "train": {"optimizer": "adam", "lr": NOAM_PEAK_LR, "schedule": "noam", "warmup_steps": 8000,
-                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "early_stopping_on": "token_nll",
-                      "eval_every": 2000, "early_stopping_after": 12000, "patience": 3},
+                      "betas": [0.9, 0.98], "eps": 1e-9, "batch_size": 16, "clip_norm": None,
+                      "early_stopping_on": "token_nll", "eval_every": 2000, "early_stopping_after": 12000, "patience": 3},
             # main.py evaluates the test split greedily with max_dec_step=50
             "generation": {"strategy": "greedy", "max_length": 50},
         }
@@ -213,18 +220,19 @@ class CemSystem(ClsContextSystem):
         embedding = self.build_embedding()
         cognitive = len(o.cognitive_relations) if o.use_cognitive else 0
         refinement_options = {"layers": o.layers, "heads": o.heads, "ffn_dim": o.ffn_dim, "dropout": o.dropout,
-                              "max_positions": o.max_positions, **o.refinement_options,
+                              "attention_dim": o.attention_dim, "max_positions": o.max_positions, **o.refinement_options,
                               "affective": o.use_affective, "cognitive_relations": cognitive}
         refinement = self.component("emotion_module", o.refinement_module, refinement_options,
                                     key="model.refinement_options", d_model=o.d_model, num_emotions=len(EMOTIONS))
         decoder_options = {"layers": o.layers, "heads": o.heads, "ffn_dim": o.ffn_dim, "dropout": o.dropout,
-                           **o.decoder_options}
+                           "attention_dim": o.attention_dim, **o.decoder_options}
         decoder = self.component("decoder", o.decoder, decoder_options, key="model.decoder_options",
                                  d_model=o.d_model, embedding=embedding, bos_id=tok.convert_tokens_to_ids(BOS),
                                  eos_id=tok.convert_tokens_to_ids(EOS), pad_id=tok.pad_token_id)
         model = CemModel(embedding, d_model=o.d_model, layers=o.layers, heads=o.heads, ffn_dim=o.ffn_dim,
                          dropout=o.dropout, max_positions=o.max_positions, cognitive_relations=cognitive,
-                         affective=o.use_affective, refinement=refinement, decoder=decoder)
+                         affective=o.use_affective, refinement=refinement, decoder=decoder,
+                         attention_dim=o.attention_dim)
         if o.xavier_init:
             xavier_init(model)
         return model

@@ -136,7 +136,14 @@ def test_edg_train_resume_may_change_when_training_stops_and_records_it(tmp_path
     assert main(["train", "--plugin", "multi-trs", "--preset", "tiny", "--name", "demo", "train.max_steps=20",
                  "train.threads=1", "train.progress=false"]) == 0
     (run,) = (tmp_path / "runs" / "demo").iterdir()
-    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["early_stopping_on"] == "token_nll"
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["train"]["early_stopping_on"] == "token_nll"
+    # every model option is recorded, defaults included, so later default changes cannot alter the run
+    from edg.plugins import load_for_system
+
+    system_cls = load_for_system("multi-trs").get("system", "multi-trs")
+    assert set(saved["model"]) == set(system_cls.Options.model_fields)
+    assert saved["model"]["d_model"] == system_cls.presets["tiny"]["model"]["d_model"]
     assert main(["train", "--resume", str(run), "train.early_stopping_on=loss", "train.patience=3",
                  "train.eval_every=5", "train.early_stopping_after=10", "train.progress=false"]) == 0
     train = yaml.safe_load((run / "config.yaml").read_text())["train"]

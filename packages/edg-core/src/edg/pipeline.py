@@ -112,6 +112,9 @@ def _build_session(config: RunConfig, plugins: PluginManager) -> Session:
         config.system = canonical
     system_cls = plugins.get("system", config.system)
     options = validate(system_cls.Options, config.model, prefix="model.")
+    # config.yaml holds every model option, defaults included, so that a run directory
+    # rebuilds the same model even after a system's defaults change
+    config.model = options.model_dump(mode="json")
     system = system_cls(config, options, plugins)
     system.registered_name = config.system
     # every component's name and options are checked before any data work

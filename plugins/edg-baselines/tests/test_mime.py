@@ -83,7 +83,7 @@ def test_the_authors_loss_clipping_and_attention_width(make_system):
     assert o.attention_dim == 40  # --depth 40
     # LabelSmoothing sums over the batch's target tokens; emotion CE and KL are batch means
     assert [(s.name, s.weight, s.options) for s in c.losses] == [
-        ("nll", 1.0, {"label_smoothing": 0.1, "reduction": "sum"}), ("emotion", 1.0, {}), ("mime.kl", 1.0, {})]
+        ("nll", 1.0, {"label_smoothing": 0.1, "reduction": "sum"}), ("emotion", 1.0, {}), ("mime.kl", 1.0, {"reduction": "sum"})]
     assert c.train.clip_norm is None  # train_one_batch never clips
 
 
@@ -241,3 +241,16 @@ def test_emotion_context_encoder_conditions_every_position_on_the_emotion():
     torch.testing.assert_close(a[1, :3], c[1, :3])
     # the projection sees [H; e]: the first D input columns read the context, the rest the emotion
     assert enc.project.in_features == 16
+
+
+def test_the_kl_term_is_the_batch_mean_or_the_authors_batch_sum():
+    from edg.interfaces.types import ModelOutput
+    from edg_baselines.kl_loss import KL_KEY, KlLoss, KlOptions
+
+    kl = torch.tensor(2.5, requires_grad=True)
+    outputs = ModelOutput(None, extras={KL_KEY: kl})
+    batch = {"labels": torch.zeros(16, 7, dtype=torch.long)}
+    mean = KlLoss(KlOptions()).compute(batch, outputs, None)
+    total = KlLoss(KlOptions(reduction="sum")).compute(batch, outputs, None)
+    assert float(mean.value) == 2.5 and float(total.value) == 40.0
+    assert mean.logs["kl"] == total.logs["kl"] == 2.5  # the log stays per conversation

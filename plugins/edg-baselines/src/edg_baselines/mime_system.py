@@ -26,10 +26,11 @@ from edg_baselines.cls_context_system import ClsContextSystem
 
 NOAM_PEAK_LR = round((300 * 8000) ** -0.5, 8)
 # the generation loss is LabelSmoothing (KLDivLoss(reduction='sum')): summed over the batch's
-# target tokens, beside the batch-mean emotion cross-entropy and KL (model/trainer.py)
+# target tokens; the KL is VAESampling.kl_div, a torch.sum over the batch too; the emotion
+# cross-entropy is a batch mean (model/trainer.py)
 LOSSES = [{"name": "nll", "weight": 1.0, "options": {"label_smoothing": 0.1, "reduction": "sum"}},
           {"name": "emotion", "weight": 1.0},
-          {"name": "mime.kl", "weight": 1.0}]
+          {"name": "mime.kl", "weight": 1.0, "options": {"reduction": "sum"}}]
 
 
 class MimeOptions(StrictModel):

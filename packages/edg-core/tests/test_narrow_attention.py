@@ -64,3 +64,29 @@ def test_torch_layers_run_it_in_training_and_evaluation_mode():
     torch.testing.assert_close(train_out.detach(), eval_out)
     train_out.sum().backward()
     assert encoder.layers[0].self_attn.in_proj_weight.grad.abs().sum() > 0
+
+
+def test_the_transformer_takes_the_width_for_encoder_and_decoder_and_keeps_torch_attention_by_default():
+    from edg.baseline.dialogue_embedding import DialogueEmbedding
+    from edg.baseline.seq2seq import TransformerSeq2Seq
+    from edg.baseline.transformer_decoder import TransformerDecoder, TransformerDecoderOptions
+    from edg.baseline.transformer_system import TransformerOptions
+
+    assert TransformerOptions().attention_dim is None  # the converged runs' full-width attention
+
+    def build(attention_dim):
+        torch.manual_seed(0)
+        emb = DialogueEmbedding(30, 12, 0, max_len=32, dropout=0.0)
+        decoder = TransformerDecoder(TransformerDecoderOptions(layers=1, heads=2, ffn_dim=16, dropout=0.0,
+                                                               attention_dim=attention_dim),
+                                     d_model=12, embedding=emb, bos_id=1, eos_id=2, pad_id=0)
+        return TransformerSeq2Seq(emb, d_model=12, layers=1, heads=2, ffn_dim=16, dropout=0.0, decoder=decoder,
+                                  attention_dim=attention_dim)
+
+    narrow, wide = build(4), build(None)
+    blocks = [m for m in narrow.modules() if isinstance(m, NarrowMultiheadAttention)]
+    assert len(blocks) == 3 and all(b.in_proj_weight.shape == (12, 12) for b in blocks)  # 3 x 4 rows
+    assert not any(isinstance(m, NarrowMultiheadAttention) for m in wide.modules())
+    batch = {"input_ids": torch.tensor([[3, 4, 5, 0]]), "attention_mask": torch.tensor([[True, True, True, False]]),
+             "decoder_input_ids": torch.tensor([[1, 6, 7]])}
+    assert narrow(batch).decoder.logits.shape == (1, 3, 30)

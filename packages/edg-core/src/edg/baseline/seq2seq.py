@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from torch import nn
 
+from edg.baseline.narrow_attention import narrow_layer
 from edg.interfaces.decoder import Decoder
 from edg.interfaces.emotion import EmotionModule
 from edg.interfaces.model import EdgModel
@@ -17,10 +18,11 @@ from edg.baseline.dialogue_embedding import DialogueEmbedding
 class TransformerSeq2Seq(EdgModel):
     def __init__(self, embedding: DialogueEmbedding, *, d_model: int, layers: int, heads: int,
                  ffn_dim: int, dropout: float, decoder: Decoder,
-                 emotion: Optional[EmotionModule] = None) -> None:
+                 emotion: Optional[EmotionModule] = None, attention_dim: Optional[int] = None) -> None:
         super().__init__()
         self.embedding = embedding
-        layer = nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True, norm_first=True)
+        layer = narrow_layer(nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True,
+                                                        norm_first=True), attention_dim)
         self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
         self.decoder = decoder
         self.emotion = emotion

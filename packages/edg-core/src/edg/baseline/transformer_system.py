@@ -7,8 +7,8 @@ set), 2 heads, Adam with the Noam schedule, batch 16, greedy decoding up to 30 t
 departures from the MoEL/CEM code (``utils/config.py``, ``model/common_layer.py``), kept
 because the converged runs in docs/results.md use them: the feed-forward width is 1,024
 (theirs: ``--filter 50``, with attention projected to ``--depth 40``) and dropout is 0.1
-(theirs: every rate 0). ``model.ffn_dim=50 model.dropout=0`` gives their feed-forward and
-dropout; their 40-d attention projection has no option here.
+(theirs: every rate 0), and attention projects to ``d_model`` (theirs: ``--depth 40``).
+``model.ffn_dim=50 model.dropout=0 model.attention_dim=40`` gives their widths and dropout.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ class TransformerOptions(StrictModel):
     heads: int = 2
     ffn_dim: int = 1024
     dropout: float = 0.1
+    attention_dim: Optional[int] = None
+    """Width the encoder's and decoder's attention project queries, keys and values to (the
+    MoEL-family code's ``--depth 40``); ``None``: ``d_model``, torch's ``nn.MultiheadAttention``."""
     max_positions: int = 1024
     embeddings_path: Optional[str] = None
     """A GloVe text file (e.g. glove.6B.300d.txt); ``None`` trains embeddings from scratch."""
@@ -98,8 +101,10 @@ class TransformerSystem(System):
     def build_model(self) -> TransformerSeq2Seq:
         o = self.options
         embedding = self.build_embedding()
+        # passed only when set: a registered decoder other than the core's may not take it
+        narrow = {} if o.attention_dim is None else {"attention_dim": o.attention_dim}
         decoder_options = {"layers": o.layers, "heads": o.heads, "ffn_dim": o.ffn_dim, "dropout": o.dropout,
-                           **o.decoder_options}
+                           **narrow, **o.decoder_options}
         tok = self.tokenizer
         decoder = self.component(
             "decoder", o.decoder, decoder_options, key="model.decoder_options",
@@ -108,4 +113,4 @@ class TransformerSystem(System):
         )
         return TransformerSeq2Seq(embedding, d_model=o.d_model, layers=o.layers, heads=o.heads,
                                   ffn_dim=o.ffn_dim, dropout=o.dropout, decoder=decoder,
-                                  emotion=self.build_emotion_module())
+                                  emotion=self.build_emotion_module(), attention_dim=o.attention_dim)

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 # the core's sinusoid table (not in edg.api); the same table the dialogue embedding adds
 from edg.baseline.dialogue_embedding import sinusoidal_positions
-from edg.baseline.narrow_attention import narrow_layer
+from edg.baseline.layer_step import transformer_encoder
 
 
 class CemEncoder(nn.Module):
@@ -29,9 +29,7 @@ class CemEncoder(nn.Module):
         if d_model % heads:
             raise ValueError(f"hidden size {d_model} is not divisible by {heads} attention heads")
         self.proj = nn.Linear(input_dim, d_model, bias=False) if input_dim != d_model else nn.Identity()
-        layer = narrow_layer(nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True,
-                                                        norm_first=True), attention_dim)
-        self.layers = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
+        self.layers = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim)
         self.use_positions = positions
         if positions:
             self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)

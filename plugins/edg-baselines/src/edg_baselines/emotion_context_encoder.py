@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from edg.baseline.dialogue_embedding import sinusoidal_positions
-from edg.baseline.narrow_attention import narrow_layer
+from edg.baseline.layer_step import transformer_encoder
 
 
 class EmotionContextEncoder(nn.Module):
@@ -21,9 +21,7 @@ class EmotionContextEncoder(nn.Module):
         super().__init__()
         self.project = nn.Linear(d_model + emotion_dim, d_model, bias=False)
         self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)
-        layer = narrow_layer(nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True,
-                                                        norm_first=True), attention_dim)
-        self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
+        self.encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim)
 
     def forward(self, hidden: Tensor, mask: Tensor, emotion: Tensor) -> Tensor:
         """``hidden`` [B, L, D], ``mask`` [B, L] True on tokens, ``emotion`` [B, E] -> [B, L, D]."""

@@ -32,20 +32,13 @@ import torch
 from torch import Tensor, nn
 
 from edg.api import DialogueEmbedding
-from edg.baseline.narrow_attention import narrow_layer
+from edg.baseline.layer_step import transformer_encoder
 from edg.interfaces.decoder import Decoder
 from edg.interfaces.model import EdgModel
 from edg.interfaces.types import EmotionOutput, EncoderOutput, ModelOutput
 from edg_baselines.empdg_adversarial_loss import ADVERSARIAL, EMOTIONAL, SEMANTIC, AdversarialInputs
 from edg_baselines.empdg_decoder import EMOTION_SIGNAL
 from edg_baselines.empdg_discriminator import InteractiveDiscriminator
-
-
-def transformer_encoder(d_model: int, layers: int, heads: int, ffn_dim: int, dropout: float,
-                        attention_dim: Optional[int] = None) -> nn.TransformerEncoder:
-    layer = narrow_layer(nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True,
-                                                    norm_first=True), attention_dim)
-    return nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
 
 
 class EmpdgModel(EdgModel):

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from edg.api import DialogueEmbedding
-from edg.baseline.narrow_attention import narrow_layer
+from edg.baseline.layer_step import transformer_encoder
 from edg.interfaces.decoder import Decoder
 from edg.interfaces.emotion import EmotionModule
 from edg.interfaces.model import EdgModel
@@ -39,9 +39,7 @@ class KempModel(EdgModel):
         # dialogue embedding holds the speaker/listener states only
         self.knowledge_state = nn.Parameter(torch.zeros(d_model)) if graph else None
         self.graph_attention = EmotionalContextGraphAttention(d_model, heads, graph_dropout) if graph else None
-        layer = narrow_layer(nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True,
-                                                        norm_first=True), attention_dim)
-        self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
+        self.encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim)
         self.emotion = emotion
         self.emotion_start = nn.Linear(num_emotions, d_model)  # W_z: e_p -> the decoder's first input
         self.decoder = decoder

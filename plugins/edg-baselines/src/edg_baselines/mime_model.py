@@ -22,7 +22,7 @@ from edg.interfaces.decoder import Decoder
 from edg.interfaces.model import EdgModel
 from edg.interfaces.types import EmotionOutput, EncoderOutput, ModelOutput
 from edg.baseline.dialogue_embedding import DialogueEmbedding
-from edg.baseline.narrow_attention import narrow_layer
+from edg.baseline.layer_step import transformer_encoder
 from edg_baselines.emotion_context_encoder import EmotionContextEncoder
 from edg_baselines.emotion_mixture import (
     NEGATIVE_EMOTIONS,
@@ -41,9 +41,7 @@ class MimeModel(EdgModel):
                  mimicry: bool = True, stochastic: bool = True, attention_dim: Optional[int] = None) -> None:
         super().__init__()
         self.embedding = embedding
-        layer = narrow_layer(nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True,
-                                                        norm_first=True), attention_dim)
-        self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
+        self.encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim)
         self.emotion_embedding = nn.Embedding(num_emotions, d_model)
         self.emotion_query = nn.Linear(d_model, d_model, bias=False)
         self.grouping, self.mimicry = grouping, mimicry and grouping

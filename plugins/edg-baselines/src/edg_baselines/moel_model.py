@@ -22,7 +22,7 @@ from edg.interfaces.emotion import EmotionModule
 from edg.interfaces.model import EdgModel
 from edg.interfaces.types import EmotionOutput, EncoderOutput, ModelOutput
 from edg.baseline.dialogue_embedding import DialogueEmbedding
-from edg.baseline.narrow_attention import narrow_layer
+from edg.baseline.layer_step import transformer_encoder
 from edg_baselines.listener_mixture_decoder import PERSONA, WEIGHTS
 
 #: the floor of the oracle probability in the authors' schedule
@@ -52,9 +52,7 @@ class MoelModel(EdgModel):
                  attention_dim: Optional[int] = None, num_speakers: int = 0) -> None:
         super().__init__()
         self.embedding = embedding
-        layer = narrow_layer(nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True,
-                                                        norm_first=True), attention_dim)
-        self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
+        self.encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim)
         self.emotion = emotion
         self.decoder = decoder
         self.top_k = top_k

@@ -10,6 +10,8 @@ from typing import Optional
 
 from torch import Tensor, nn
 
+from edg.baseline.layer_step import transformer_encoder
+
 
 class SequenceEncoder(nn.Module):
     def __init__(self, d_model: int, *, layers: int, heads: int, ffn_dim: int, dropout: float,
@@ -17,8 +19,7 @@ class SequenceEncoder(nn.Module):
         super().__init__()
         self.input_projection = (nn.Linear(input_dim, d_model, bias=False)
                                  if input_dim is not None and input_dim != d_model else None)
-        layer = nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True, norm_first=True)
-        self.layers = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
+        self.layers = transformer_encoder(d_model, layers, heads, ffn_dim, dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         """``x`` [B, L, D_in], ``mask`` [B, L] True on real tokens -> [B, L, d]."""

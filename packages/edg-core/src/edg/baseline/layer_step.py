@@ -1,5 +1,5 @@
-"""One pre-norm :class:`torch.nn.TransformerDecoderLayer` fed one token at a time over a
-key/value cache, and the head-splitting helpers every incremental attention uses (the core's
+"""The core's encoder stack and decoder layer shapes, one pre-norm
+:class:`torch.nn.TransformerDecoderLayer` fed one token at a time over a key/value cache, and the head-splitting helpers every incremental attention uses (the core's
 ``transformer`` decoder, CTSM's pointer-generator, MoEL's parallel listeners, MIME).
 
 Teacher forcing runs the layers themselves; :func:`memory_keys_values` and :func:`step_layer`
@@ -76,6 +76,18 @@ def select_rows(cache: list[KeyValue], index: Tensor) -> list[KeyValue]:
 def causal_mask(length: int, device: torch.device) -> Tensor:
     """True above the diagonal: position t does not attend to later positions."""
     return torch.triu(torch.ones(length, length, dtype=torch.bool, device=device), diagonal=1)
+
+
+def transformer_encoder(d_model: int, layers: int, heads: int, ffn_dim: int, dropout: float,
+                        attention_dim: Optional[int] = None) -> nn.TransformerEncoder:
+    """The core's encoder shape: ``layers`` pre-norm, batch-first layers with a ReLU
+    feed-forward and a final LayerNorm; attention projected to ``attention_dim`` when given
+    (:mod:`edg.baseline.narrow_attention`)."""
+    from edg.baseline.narrow_attention import narrow_layer
+
+    layer = narrow_layer(nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True,
+                                                    norm_first=True), attention_dim)
+    return nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
 
 
 def decoder_layer(d_model: int, heads: int, ffn_dim: int, dropout: float,

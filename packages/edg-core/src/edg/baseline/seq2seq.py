@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from torch import nn
-
-from edg.baseline.narrow_attention import narrow_layer
+from edg.baseline.layer_step import transformer_encoder
 from edg.interfaces.decoder import Decoder
 from edg.interfaces.emotion import EmotionModule
 from edg.interfaces.model import EdgModel
@@ -21,9 +19,7 @@ class TransformerSeq2Seq(EdgModel):
                  emotion: Optional[EmotionModule] = None, attention_dim: Optional[int] = None) -> None:
         super().__init__()
         self.embedding = embedding
-        layer = narrow_layer(nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True,
-                                                        norm_first=True), attention_dim)
-        self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
+        self.encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim)
         self.decoder = decoder
         self.emotion = emotion
 

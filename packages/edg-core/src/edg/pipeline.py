@@ -16,7 +16,7 @@ from typing import Any, Optional
 from edg.config import RunConfig, dump_yaml, read_yaml, resolve, validate
 from edg.errors import ConfigError, DataError, EdgError
 from edg.plugins import PluginManager, load_for_system
-from edg.plugins.manager import preset_layers
+from edg.plugins.manager import system_layers
 from edg.runs import (environment_info, load_config, new_run_dir, read_json, write_json)
 
 log = logging.getLogger("edg")
@@ -46,13 +46,12 @@ def open_session(system_name: Optional[str], config_file: Optional[str] = None, 
     wanted = [*extra_plugins, *file_layer.get("plugins", []), *cli_layer.get("plugins", [])]
     plugins = load_for_system(name, wanted)
     system_cls = plugins.get("system", name)
-    layers = [{"system": name}, system_cls.default_config()]
     # --preset wins over a preset key of the overrides or the file (a saved run's config.yaml)
     preset = preset or cli_layer.get("preset") or file_layer.get("preset")
     if preset is not None and not isinstance(preset, str):
         raise ConfigError(f"config key 'preset': a comma-separated string of preset names (got {preset!r})")
     chosen = [one.strip() for one in preset.split(",") if one.strip()] if preset else []
-    layers += preset_layers(system_cls, name, chosen)  # "tiny,wo-egm": applied in order
+    layers = system_layers(system_cls, name, chosen)  # presets "tiny,wo-egm": applied in order
     layers += [file_layer, cli_layer,
                {"system": name, "plugins": sorted(set(wanted)), "preset": ",".join(chosen) or None}]
     config = resolve(layers)

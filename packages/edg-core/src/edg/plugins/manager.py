@@ -537,6 +537,13 @@ def system_summary(manager: PluginManager, name: str) -> dict[str, Any]:
             "components": components}
 
 
+def system_layers(cls: Any, system: str, presets: Iterable[str]) -> list[dict[str, Any]]:
+    """The config layers every run of system ``system`` starts from, lowest first: its name,
+    the system's defaults (``cls.default_config()``) and its ``presets`` in order (edg's own
+    defaults are the config model's)."""
+    return [{"system": system}, cls.default_config(), *preset_layers(cls, system, presets)]
+
+
 def preset_layers(cls: Any, system: str, presets: Iterable[str]) -> list[dict[str, Any]]:
     """The config layers of ``presets`` of system class ``cls``, in order; an unknown name is a
     one-line :class:`~edg.errors.ConfigError` listing the system's presets."""
@@ -561,7 +568,7 @@ def default_config(name: str, presets: Iterable[str] = (), extra: Iterable[str] 
     system = manager.registries["system"].canonical(name)
     cls = manager.get("system", system)
     presets = list(presets)
-    layers = [{"system": system}, cls.default_config(), *preset_layers(cls, system, presets)]
+    layers = system_layers(cls, system, presets)
     layers.append({"plugins": sorted(set(extra)), "preset": ",".join(presets) or None})
     config = resolve(layers).model_dump(mode="json")
     config["model"] = validate(cls.Options, config["model"], prefix="model.").model_dump(mode="json")

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edg.api import merge_heads, split_heads
+from edg.baseline.narrow_attention import attention_width
 from edg.config import StrictModel
 from edg.interfaces.decoder import Decoder
 from edg.interfaces.types import DecoderOutput, EncoderOutput
@@ -59,19 +60,12 @@ class KempDecoderOptions(StrictModel):
     """Output projection tied to the word embeddings (``--weight_sharing``; off in KEMP's command)."""
 
 
-def _attention_width(d_model: int, heads: int, attention_dim: Optional[int]) -> int:
-    width = d_model if attention_dim is None else attention_dim
-    if width % heads:
-        raise ValueError(f"attention width {width} is not divisible by heads {heads}")
-    return width
-
-
 class EmotionalCrossAttention(nn.Module):
     """Multi-head attention over the graph whose output is fused with the emotion context."""
 
     def __init__(self, d_model: int, heads: int, fuse_emotion: bool, attention_dim: Optional[int] = None) -> None:
         super().__init__()
-        width = _attention_width(d_model, heads, attention_dim)
+        width = attention_width(d_model, heads, attention_dim)
         self.heads = heads
         self.scale = (width // heads) ** -0.5
         self.query = nn.Linear(d_model, width, bias=False)
@@ -101,7 +95,7 @@ class KempDecoderLayer(nn.Module):
     def __init__(self, d_model: int, heads: int, ffn_dim: int, dropout: float, fuse_emotion: bool,
                  attention_dim: Optional[int] = None) -> None:
         super().__init__()
-        width = _attention_width(d_model, heads, attention_dim)
+        width = attention_width(d_model, heads, attention_dim)
         self.heads = heads
         self.norm_self = nn.LayerNorm(d_model)
         self.self_qkv = nn.Linear(d_model, 3 * width, bias=False)

@@ -32,8 +32,7 @@ class NarrowMultiheadAttention(nn.Module):
 
     def __init__(self, d_model: int, heads: int, attention_dim: int, dropout: float = 0.0) -> None:
         super().__init__()
-        if attention_dim % heads:
-            raise ValueError(f"attention_dim {attention_dim} is not divisible by heads {heads}")
+        attention_width(d_model, heads, attention_dim)
         self.embed_dim, self.num_heads, self.dropout = attention_dim, heads, dropout
         self.in_proj_weight = nn.Parameter(torch.empty(3 * attention_dim, d_model))
         self.in_proj_bias = None
@@ -59,6 +58,15 @@ class NarrowMultiheadAttention(nn.Module):
             bias = pad if bias is None else bias + pad
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=self.dropout if self.training else 0.0)
         return self.out_proj(merge_heads(out)), None
+
+
+def attention_width(d_model: int, heads: int, attention_dim: Optional[int]) -> int:
+    """The width queries, keys and values are projected to: ``attention_dim``, or the model
+    width when it is ``None``; it must split evenly into ``heads``."""
+    width = d_model if attention_dim is None else attention_dim
+    if width % heads:
+        raise ValueError(f"attention width {width} is not divisible by heads {heads}")
+    return width
 
 
 def additive(mask: Tensor, dtype: torch.dtype) -> Tensor:

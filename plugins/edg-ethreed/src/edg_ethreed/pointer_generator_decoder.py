@@ -96,8 +96,10 @@ class CoveragePointerGeneratorDecoder(Decoder):
         p_vocab = torch.softmax(logits.float(), -1)  # eq. 22
         if self.options.use_copy:
             p_gen = torch.sigmoid(self.generation_switch(features)).float()  # eq. 23
-            copied = torch.zeros_like(p_vocab).scatter_add_(-1, source_ids, gamma.float())
-            probs = p_gen * p_vocab + (1 - p_gen) * copied  # eq. 21
+            # eq. 21, P(w) = p_gen P_vocab(w) + (1 - p_gen) Σ_{j: x_j = w} γ_j, with the copy
+            # mass added in place: no [.., V] buffer of copied mass (the output is the
+            # largest tensor of a step)
+            probs = (p_gen * p_vocab).scatter_add_(-1, source_ids, (1 - p_gen) * gamma.float())
         else:
             probs = p_vocab
         return torch.log(probs.clamp_min(1e-12))

@@ -17,11 +17,11 @@ VOCAB, D, LISTENERS = 23, 16, 4
 PAD, BOS, EOS = 0, 1, 2
 
 
-def _decoder(shared=True, cls=ListenerMixtureDecoder, attention_dim=None) -> ListenerMixtureDecoder:
+def _decoder(shared=True, cls=ListenerMixtureDecoder, attention_dim=None, feed_forward="linear") -> ListenerMixtureDecoder:
     torch.manual_seed(0)
     emb = DialogueEmbedding(VOCAB, D, PAD, max_len=64, dropout=0.0)
     opts = ListenerMixtureOptions(num_listeners=LISTENERS, heads=2, ffn_dim=32, dropout=0.0, shared_listener=shared,
-                                  attention_dim=attention_dim)
+                                  attention_dim=attention_dim, feed_forward=feed_forward)
     return cls(opts, d_model=D, embedding=emb, bos_id=BOS, eos_id=EOS, pad_id=PAD).eval()
 
 
@@ -76,9 +76,10 @@ def test_without_shared_listener_only_the_weighted_listeners_feed_the_meta_liste
         torch.testing.assert_close(dec.hidden_states(ids, memory), dec.norm(h))
 
 
-@pytest.mark.parametrize("shared,attention_dim", [(True, None), (False, None), (True, 6)])
-def test_incremental_steps_match_teacher_forcing(shared, attention_dim):
-    dec = _decoder(shared=shared, attention_dim=attention_dim)
+@pytest.mark.parametrize("shared,attention_dim,feed_forward",
+                         [(True, None, "linear"), (False, None, "linear"), (True, 6, "linear"), (True, 6, "conv")])
+def test_incremental_steps_match_teacher_forcing(shared, attention_dim, feed_forward):
+    dec = _decoder(shared=shared, attention_dim=attention_dim, feed_forward=feed_forward)
     persona = torch.randn(2, D)
     memory = _memory(WEIGHTS, persona)
     ids = torch.tensor([[BOS, 5, 6, 7, 3], [BOS, 8, 9, 10, 11]])
@@ -117,10 +118,10 @@ class _Uncached(ListenerMixtureDecoder):
     start, step, reorder, last_hidden = Decoder.start, Decoder.step, Decoder.reorder, Decoder.last_hidden
 
 
-@pytest.mark.parametrize("strategy", ["greedy", "beam"])
-def test_cached_and_uncached_decoding_give_identical_tokens(strategy):
-    cached = _decoder()
-    uncached = _decoder(cls=_Uncached)
+@pytest.mark.parametrize("strategy,feed_forward", [("greedy", "linear"), ("beam", "linear"), ("beam", "conv")])
+def test_cached_and_uncached_decoding_give_identical_tokens(strategy, feed_forward):
+    cached = _decoder(feed_forward=feed_forward)
+    uncached = _decoder(cls=_Uncached, feed_forward=feed_forward)
     uncached.load_state_dict(cached.state_dict())
     # a sharper output layer so that decoding does not stop at once
     with torch.no_grad():

@@ -25,6 +25,7 @@ def test_registered_names_and_the_authors_defaults(make_system):
     assert (o.d_model, o.layers, o.heads, o.ffn_dim, o.top_k, o.oracle_schedule) == (300, 1, 2, 50, 5, 10000)
     assert o.shared_listener and not o.tie_output and not o.persona and o.dropout == 0.0
     assert o.attention_dim == 40  # --depth 40
+    assert o.feed_forward == "linear"  # the converged runs' (the authors' "cc" is model.feed_forward=conv)
     assert [(s.name, s.weight, s.options) for s in c.losses] == [
         ("nll", 1.0, {"label_smoothing": 0.1, "reduction": "sum"}), ("emotion", 1.0, {})]
     assert (c.train.batch_size, c.train.schedule, c.train.warmup_steps, c.train.clip_norm) == (16, "noam", 8000, None)
@@ -136,6 +137,21 @@ def test_every_attention_projects_to_attention_dim(build):
     assert all(isinstance(b, NarrowMultiheadAttention) and b.in_proj_weight.shape == (24, d) for b in blocks)
     _, wide, _ = build("moel", overrides=["model.attention_dim=null"])
     assert not any(isinstance(m, NarrowMultiheadAttention) for m in wide.modules())
+
+
+def test_conv_feed_forward_in_the_encoder_and_every_decoder_layer(build):
+    from edg.baseline.conv_feed_forward import ConvEncoderLayer, is_conv
+
+    _, linear, _ = build("moel")
+    _, conv, _ = build("moel", overrides=["model.feed_forward=conv"])
+    assert isinstance(conv.encoder.layers[0], ConvEncoderLayer)
+    layers = [*conv.encoder.layers, *conv.decoder.listeners, conv.decoder.shared, *conv.decoder.meta]
+    assert len(layers) == 1 + 34 and all(is_conv(layer) for layer in layers)
+    assert not any(is_conv(m) for m in linear.modules())
+    # each layer's feed-forward weights triple (kernel 3); nothing else changes
+    d, f = linear.embedding.word.embedding_dim, conv.encoder.layers[0].linear1.conv.out_channels
+    count = lambda model: sum(p.numel() for p in model.parameters())  # noqa: E731
+    assert count(conv) - count(linear) == 35 * 2 * (2 * d * f)
 
 
 OFFICIAL_HEADER = "conv_id,utterance_idx,context,prompt,speaker_idx,utterance,selfeval,tags"

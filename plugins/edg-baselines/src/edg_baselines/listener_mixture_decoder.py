@@ -25,7 +25,7 @@ embedding of the responder) is added to the decoder input at every position.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Literal, Optional
 
 import torch
 from torch import Tensor, nn
@@ -36,6 +36,7 @@ from edg.interfaces.types import DecoderOutput, EncoderOutput
 from edg.baseline.dialogue_embedding import DialogueEmbedding
 from edg.baseline.layer_step import (
     KeyValue,
+    LayerCache,
     causal_mask,
     decoder_layer,
     memory_keys_values,
@@ -55,6 +56,8 @@ class ListenerMixtureOptions(StrictModel):
     dropout: float = 0.0
     attention_dim: Optional[int] = None
     """Width queries, keys and values are projected to (MoEL's ``--depth``); ``None``: ``d_model``."""
+    feed_forward: Literal["linear", "conv"] = "linear"
+    """``conv``: the authors' causal convolutions of kernel 3 (:mod:`edg.baseline.conv_feed_forward`)."""
     shared_listener: bool = True
     """The listener every example uses (MoEL's ``--basic_learner``); off: only the weighted
     emotion listeners feed the meta listener."""
@@ -77,7 +80,7 @@ class ListenerMixtureState:
     persona: Optional[Tensor]
     cross: list[KeyValue]
     """Per layer (shared listener, active listeners, meta layers), the memory keys/values."""
-    past: list[Optional[KeyValue]]
+    past: list[Optional[LayerCache]]
     position: int = 0
     hidden: Optional[Tensor] = None
 
@@ -93,7 +96,8 @@ class ListenerMixtureDecoder(Decoder):
         o = options
 
         def layer():
-            return decoder_layer(d_model, o.heads, o.ffn_dim, o.dropout, attention_dim=o.attention_dim)
+            return decoder_layer(d_model, o.heads, o.ffn_dim, o.dropout, attention_dim=o.attention_dim,
+                                 feed_forward=o.feed_forward)
 
         self.listeners = nn.ModuleList([layer() for _ in range(o.num_listeners)])
         self.shared = layer() if o.shared_listener else None
@@ -179,7 +183,7 @@ class ListenerMixtureDecoder(Decoder):
         if state.persona is not None:
             x = x + state.persona[:, None, :].to(x.dtype)
         layers = self._layers(state.active)
-        past: list[Optional[KeyValue]] = []
+        past: list[Optional[LayerCache]] = []
         k = 0
 
         def run(layer, inputs):
@@ -202,8 +206,7 @@ class ListenerMixtureDecoder(Decoder):
 
     def reorder(self, state: ListenerMixtureState, index: Tensor) -> ListenerMixtureState:
         rows, moved = follow_rows(state.rows, index)
-        past = [None if kv is None else (kv[0].index_select(0, index), kv[1].index_select(0, index))
-                for kv in state.past]
+        past = [None if cache is None else tuple(t.index_select(0, index) for t in cache) for cache in state.past]
         cross, mask = state.cross, state.memory_mask
         if moved:
             cross, mask = select_rows(cross, index), mask.index_select(0, index)

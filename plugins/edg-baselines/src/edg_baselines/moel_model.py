@@ -49,10 +49,10 @@ def oracle_probability(batches_seen: int, schedule: float) -> float:
 class MoelModel(EdgModel):
     def __init__(self, embedding: DialogueEmbedding, *, d_model: int, layers: int, heads: int, ffn_dim: int,
                  dropout: float, emotion: EmotionModule, decoder: Decoder, top_k: int, oracle_schedule: float,
-                 attention_dim: Optional[int] = None, num_speakers: int = 0) -> None:
+                 attention_dim: Optional[int] = None, feed_forward: str = "linear", num_speakers: int = 0) -> None:
         super().__init__()
         self.embedding = embedding
-        self.encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim)
+        self.encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim, feed_forward)
         self.emotion = emotion
         self.decoder = decoder
         self.top_k = top_k

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from edg.config import StrictModel
 from edg.data import EMOTIONS
@@ -51,6 +51,11 @@ class MoelOptions(StrictModel):
     """Width every attention projects queries, keys and values to (``--depth``, default 40:
     ``total_key_depth``/``total_value_depth`` of the encoder and every decoder layer);
     ``None``: ``d_model``, as torch's attention."""
+    feed_forward: Literal["linear", "conv"] = "linear"
+    """Feed-forward of the encoder and every decoder layer: ``linear`` (the core's); ``conv``:
+    the authors' two convolutions of kernel 3 with a ReLU after each (causal in the decoders;
+    :mod:`edg.baseline.conv_feed_forward`), three times the parameters. The converged runs of
+    docs/results.md used ``linear``."""
     dropout: float = 0.0
     """The authors' encoder and decoders are built without dropout (all rates default to 0)."""
     max_positions: int = 1024
@@ -191,7 +196,8 @@ class MoelSystem(ClsContextSystem):
         emotion = self.component("emotion_module", o.emotion_module, o.emotion_options, key="model.emotion_options",
                                  d_model=o.d_model, num_emotions=len(EMOTIONS))
         decoder_options = {"num_listeners": len(EMOTIONS), "heads": o.heads, "ffn_dim": o.ffn_dim,
-                           "dropout": o.dropout, "attention_dim": o.attention_dim, "shared_listener": o.shared_listener,
+                           "dropout": o.dropout, "attention_dim": o.attention_dim, "feed_forward": o.feed_forward,
+                           "shared_listener": o.shared_listener,
                            "meta_layers": o.meta_layers, "tie_output": o.tie_output, **o.decoder_options}
         decoder = self.component("decoder", o.decoder, decoder_options, key="model.decoder_options",
                                  d_model=o.d_model, embedding=embedding, bos_id=tok.convert_tokens_to_ids(BOS),
@@ -200,5 +206,5 @@ class MoelSystem(ClsContextSystem):
             raise ConfigError(f"model.persona: no speaker ids (prepare() found no non-empty {RESPONDER_COLUMN} "
                               f"in the training split)")
         return MoelModel(embedding, d_model=o.d_model, layers=o.layers, heads=o.heads, ffn_dim=o.ffn_dim,
-                         dropout=o.dropout, attention_dim=o.attention_dim, emotion=emotion, decoder=decoder, top_k=o.top_k,
+                         dropout=o.dropout, attention_dim=o.attention_dim, feed_forward=o.feed_forward, emotion=emotion, decoder=decoder, top_k=o.top_k,
                          oracle_schedule=o.oracle_schedule, num_speakers=len(self.speakers) if o.persona else 0)

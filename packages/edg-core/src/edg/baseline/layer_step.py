@@ -2,6 +2,10 @@
 :class:`torch.nn.TransformerDecoderLayer` fed one token at a time over a key/value cache, and the head-splitting helpers every incremental attention uses (the core's
 ``transformer`` decoder, CTSM's pointer-generator, MoEL's parallel listeners, MIME).
 
+A layer's cache is its self-attention keys and values, ``(k, v)``, followed for a layer with
+the convolutional feed-forward (:mod:`edg.baseline.conv_feed_forward`) by the previous
+inputs of its two convolutions, ``(k, v, first, second)``.
+
 Teacher forcing runs the layers themselves; :func:`memory_keys_values` and :func:`step_layer`
 give the same numbers position by position (tested against the full pass).
 """
@@ -15,6 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 KeyValue = tuple[Tensor, Tensor]
+#: one decoder layer's cache: ``(k, v)``, or ``(k, v, first, second)`` with a convolutional feed-forward
+LayerCache = tuple[Tensor, ...]
 
 
 def split_heads(x: Tensor, heads: int) -> Tensor:
@@ -42,14 +48,16 @@ def memory_keys_values(layer: nn.TransformerDecoderLayer, memory: Tensor) -> Key
     return keys, values
 
 
-def step_layer(layer: nn.TransformerDecoderLayer, x: Tensor, past: Optional[KeyValue], cross: KeyValue,
-               memory_mask: Tensor) -> tuple[Tensor, KeyValue]:
+def step_layer(layer: nn.TransformerDecoderLayer, x: Tensor, past: Optional[LayerCache], cross: KeyValue,
+               memory_mask: Tensor) -> tuple[Tensor, LayerCache]:
     """Feed the states ``x`` [N, 1, D] of one new position through a pre-norm decoder layer.
 
-    ``past``: the self-attention keys/values of the earlier positions (``None`` at the first);
+    ``past``: the layer's cache after the earlier positions (``None`` at the first);
     ``cross``: :func:`memory_keys_values`; ``memory_mask`` [N, 1, 1, L] True on real memory
-    tokens. Returns the layer's output [N, 1, D] and the extended self-attention cache.
+    tokens. Returns the layer's output [N, 1, D] and the extended cache.
     """
+    from edg.baseline.conv_feed_forward import step_feed_forward
+
     if not layer.norm_first:
         raise ValueError("step_layer supports pre-norm layers only (norm_first=True)")
     attn = layer.self_attn
@@ -65,12 +73,13 @@ def step_layer(layer: nn.TransformerDecoderLayer, x: Tensor, past: Optional[KeyV
     h = F.scaled_dot_product_attention(q, cross[0], cross[1], attn_mask=memory_mask)
     x = x + layer.dropout2(attn.out_proj(merge_heads(h)))
 
-    h = layer.linear2(layer.dropout(layer.activation(layer.linear1(layer.norm3(x)))))
-    return x + layer.dropout3(h), (k, v)
+    h, history = step_feed_forward(layer, layer.norm3(x), None if past is None or len(past) == 2 else past[2:])
+    return x + layer.dropout3(h), (k, v) if history is None else (k, v, *history)
 
 
-def select_rows(cache: list[KeyValue], index: Tensor) -> list[KeyValue]:
-    return [(k.index_select(0, index), v.index_select(0, index)) for k, v in cache]
+def select_rows(cache: list[tuple[Tensor, ...]], index: Tensor) -> list[tuple[Tensor, ...]]:
+    """Every tensor of every entry of ``cache`` at the rows ``index`` (beam reordering)."""
+    return [tuple(t.index_select(0, index) for t in entry) for entry in cache]
 
 
 def causal_mask(length: int, device: torch.device) -> Tensor:
@@ -78,23 +87,41 @@ def causal_mask(length: int, device: torch.device) -> Tensor:
     return torch.triu(torch.ones(length, length, dtype=torch.bool, device=device), diagonal=1)
 
 
+def _check_feed_forward(feed_forward: str) -> None:
+    from edg.baseline.conv_feed_forward import FEED_FORWARDS
+
+    if feed_forward not in FEED_FORWARDS:
+        raise ValueError(f"feed_forward must be one of {', '.join(FEED_FORWARDS)} (got {feed_forward!r})")
+
+
 def transformer_encoder(d_model: int, layers: int, heads: int, ffn_dim: int, dropout: float,
-                        attention_dim: Optional[int] = None) -> nn.TransformerEncoder:
+                        attention_dim: Optional[int] = None, feed_forward: str = "linear") -> nn.TransformerEncoder:
     """The core's encoder shape: ``layers`` pre-norm, batch-first layers with a ReLU
-    feed-forward and a final LayerNorm; attention projected to ``attention_dim`` when given
-    (:mod:`edg.baseline.narrow_attention`)."""
+    feed-forward (``feed_forward: conv``: the MoEL family's convolutions,
+    :mod:`edg.baseline.conv_feed_forward`) and a final LayerNorm; attention projected to
+    ``attention_dim`` when given (:mod:`edg.baseline.narrow_attention`)."""
+    from edg.baseline.conv_feed_forward import ConvEncoderLayer
     from edg.baseline.narrow_attention import narrow_layer
 
-    layer = narrow_layer(nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True,
-                                                    norm_first=True), attention_dim)
-    return nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
+    _check_feed_forward(feed_forward)
+    if feed_forward == "conv":
+        layer = ConvEncoderLayer(d_model, heads, ffn_dim, dropout)
+    else:
+        layer = nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True, norm_first=True)
+    return nn.TransformerEncoder(narrow_layer(layer, attention_dim), layers, norm=nn.LayerNorm(d_model),
+                                 enable_nested_tensor=False)
 
 
 def decoder_layer(d_model: int, heads: int, ffn_dim: int, dropout: float,
-                  attention_dim: Optional[int] = None) -> nn.TransformerDecoderLayer:
-    """The core's decoder layer shape: pre-norm, batch-first, ReLU feed-forward; attention
-    projected to ``attention_dim`` when given (:mod:`edg.baseline.narrow_attention`)."""
+                  attention_dim: Optional[int] = None, feed_forward: str = "linear") -> nn.TransformerDecoderLayer:
+    """The core's decoder layer shape: pre-norm, batch-first, ReLU feed-forward (``conv``: the
+    MoEL family's causal convolutions); attention projected to ``attention_dim`` when given
+    (:mod:`edg.baseline.narrow_attention`)."""
+    from edg.baseline.conv_feed_forward import conv_feed_forward
     from edg.baseline.narrow_attention import narrow_layer
 
+    _check_feed_forward(feed_forward)
     layer = nn.TransformerDecoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True, norm_first=True)
+    if feed_forward == "conv":
+        layer = conv_feed_forward(layer)
     return narrow_layer(layer, attention_dim)

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from edg.baseline.conv_feed_forward import FEED_FORWARDS, ConvEncoderLayer, conv_feed_forward, step_feed_forward
+
 KeyValue = tuple[Tensor, Tensor]
 #: one decoder layer's cache: ``(k, v)``, or ``(k, v, first, second)`` with a convolutional feed-forward
 LayerCache = tuple[Tensor, ...]
@@ -56,8 +58,6 @@ def step_layer(layer: nn.TransformerDecoderLayer, x: Tensor, past: Optional[Laye
     ``cross``: :func:`memory_keys_values`; ``memory_mask`` [N, 1, 1, L] True on real memory
     tokens. Returns the layer's output [N, 1, D] and the extended cache.
     """
-    from edg.baseline.conv_feed_forward import step_feed_forward
-
     if not layer.norm_first:
         raise ValueError("step_layer supports pre-norm layers only (norm_first=True)")
     attn = layer.self_attn
@@ -88,8 +88,6 @@ def causal_mask(length: int, device: torch.device) -> Tensor:
 
 
 def _check_feed_forward(feed_forward: str) -> None:
-    from edg.baseline.conv_feed_forward import FEED_FORWARDS
-
     if feed_forward not in FEED_FORWARDS:
         raise ValueError(f"feed_forward must be one of {', '.join(FEED_FORWARDS)} (got {feed_forward!r})")
 
@@ -100,7 +98,6 @@ def transformer_encoder(d_model: int, layers: int, heads: int, ffn_dim: int, dro
     feed-forward (``feed_forward: conv``: the MoEL family's convolutions,
     :mod:`edg.baseline.conv_feed_forward`) and a final LayerNorm; attention projected to
     ``attention_dim`` when given (:mod:`edg.baseline.narrow_attention`)."""
-    from edg.baseline.conv_feed_forward import ConvEncoderLayer
     from edg.baseline.narrow_attention import narrow_layer
 
     _check_feed_forward(feed_forward)
@@ -117,7 +114,6 @@ def decoder_layer(d_model: int, heads: int, ffn_dim: int, dropout: float,
     """The core's decoder layer shape: pre-norm, batch-first, ReLU feed-forward (``conv``: the
     MoEL family's causal convolutions); attention projected to ``attention_dim`` when given
     (:mod:`edg.baseline.narrow_attention`)."""
-    from edg.baseline.conv_feed_forward import conv_feed_forward
     from edg.baseline.narrow_attention import narrow_layer
 
     _check_feed_forward(feed_forward)

@@ -17,11 +17,11 @@ from edg.baseline.dialogue_embedding import DialogueEmbedding
 PAD, BOS, EOS = 0, 1, 2
 
 
-def tiny_transformer(vocab=40, d=16, seed=0, attention_dim=None):
+def tiny_transformer(vocab=40, d=16, seed=0, attention_dim=None, feed_forward="linear"):
     torch.manual_seed(seed)
     emb = DialogueEmbedding(vocab, d, PAD, dropout=0.0)
     dec = TransformerDecoder(TransformerDecoderOptions(layers=2, heads=2, ffn_dim=32, dropout=0.0,
-                                                       attention_dim=attention_dim),
+                                                       attention_dim=attention_dim, feed_forward=feed_forward),
                              d_model=d, embedding=emb, bos_id=BOS, eos_id=EOS, pad_id=PAD)
     # a larger output scale makes the untrained model's choices clear-cut (no near-ties)
     with torch.no_grad():
@@ -53,9 +53,10 @@ def assert_same(cached, plain, atol=1e-4):
             torch.testing.assert_close(ca.hidden, cb.hidden, atol=atol, rtol=1e-4)
 
 
-@pytest.mark.parametrize("attention_dim", [None, 6])  # 6: narrow attention (NarrowMultiheadAttention)
-def test_steps_reproduce_teacher_forcing(attention_dim):
-    dec = tiny_transformer(attention_dim=attention_dim)
+# 6: narrow attention (NarrowMultiheadAttention); conv: the MoEL family's convolutional feed-forward
+@pytest.mark.parametrize("attention_dim,feed_forward", [(None, "linear"), (6, "linear"), (6, "conv")])
+def test_steps_reproduce_teacher_forcing(attention_dim, feed_forward):
+    dec = tiny_transformer(attention_dim=attention_dim, feed_forward=feed_forward)
     mem = padded_memory()
     ids = torch.tensor([[BOS, 5, 6, 7, 8], [BOS, 9, 10, 11, 3], [BOS, 4, 4, 4, 4]])
     with torch.no_grad():
@@ -75,8 +76,9 @@ def test_steps_reproduce_teacher_forcing(attention_dim):
     dict(strategy="sample", num_return=3, top_k=10, min_length=1),
     dict(strategy="sample", num_return=3, top_p=0.95, temperature=1.5, min_length=1),
 ], ids=["greedy", "greedy-ngram", "beam", "beam-max-length", "sample-top-k", "sample-top-p"])
-def test_cached_search_equals_uncached(cfg):
-    dec = tiny_transformer()
+@pytest.mark.parametrize("feed_forward", ["linear", "conv"])
+def test_cached_search_equals_uncached(cfg, feed_forward):
+    dec = tiny_transformer(feed_forward=feed_forward)
     mem = padded_memory()
     gen = GenerationConfig(max_length=12, **cfg)
     with torch.no_grad():

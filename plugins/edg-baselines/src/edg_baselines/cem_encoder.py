@@ -24,12 +24,12 @@ from edg.baseline.layer_step import transformer_encoder
 class CemEncoder(nn.Module):
     def __init__(self, input_dim: int, d_model: int, *, layers: int, heads: int, ffn_dim: int,
                  dropout: float, positions: bool = True, max_len: int = 1024,
-                 attention_dim: Optional[int] = None) -> None:
+                 attention_dim: Optional[int] = None, feed_forward: str = "linear") -> None:
         super().__init__()
         if d_model % heads:
             raise ValueError(f"hidden size {d_model} is not divisible by {heads} attention heads")
         self.proj = nn.Linear(input_dim, d_model, bias=False) if input_dim != d_model else nn.Identity()
-        self.layers = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim)
+        self.layers = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim, feed_forward)
         self.use_positions = positions
         if positions:
             self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)

@@ -38,11 +38,12 @@ def xavier_init(model: nn.Module, *, skip_prefix: str = "embedding.") -> None:
 class CemModel(EdgModel):
     def __init__(self, embedding: DialogueEmbedding, *, d_model: int, layers: int, heads: int, ffn_dim: int,
                  dropout: float, max_positions: int, cognitive_relations: int, affective: bool,
-                 refinement: EmotionModule, decoder: Decoder, attention_dim: Optional[int] = None) -> None:
+                 refinement: EmotionModule, decoder: Decoder, attention_dim: Optional[int] = None,
+                 feed_forward: str = "linear") -> None:
         super().__init__()
         self.embedding = embedding
         kw = dict(layers=layers, heads=heads, ffn_dim=ffn_dim, dropout=dropout, max_len=max_positions,
-                  attention_dim=attention_dim)
+                  attention_dim=attention_dim, feed_forward=feed_forward)
         # the dialogue embedding already adds positions
         self.context_encoder = CemEncoder(d_model, d_model, positions=False, **kw)
         self.affective_encoder = CemEncoder(d_model, d_model, positions=False, **kw) if affective else None

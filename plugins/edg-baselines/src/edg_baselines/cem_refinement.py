@@ -38,7 +38,7 @@ emotion module: it is where CEM computes its emotion representation and logits.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Literal, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -64,6 +64,8 @@ class CemRefinementOptions(StrictModel):
     attention_dim: Optional[int] = None
     """Width the refine encoders' attention projects to (CEM's ``--depth``; the system passes
     its ``model.attention_dim``, 40); ``None``: ``d_model``."""
+    feed_forward: Literal["linear", "conv"] = "linear"
+    """The refine encoders' feed-forward (the system passes its ``model.feed_forward``)."""
     dropout: float = 0.0
     max_positions: int = 1024
 
@@ -91,7 +93,8 @@ class CemRefinement(EmotionModule):
         if not options.affective and not options.cognitive_relations:
             raise ValueError("cem.refinement needs the affective branch or at least one cognitive relation")
         kw = dict(layers=options.layers, heads=options.heads, ffn_dim=options.ffn_dim, dropout=options.dropout,
-                  max_len=options.max_positions, attention_dim=options.attention_dim)
+                  max_len=options.max_positions, attention_dim=options.attention_dim,
+                  feed_forward=options.feed_forward)
         # construction order (affective, cognitive, MLP) fixes the initial weights for a seed
         self.affective_refine = CemEncoder(2 * d_model, d_model, **kw) if options.affective else None
         cognitive = options.cognitive_relations

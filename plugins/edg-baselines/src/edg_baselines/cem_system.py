@@ -16,7 +16,7 @@ of up to 50 tokens at test time (``main.py``).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from edg.api import BOS, EOS, pad
 from edg.config import StrictModel
@@ -43,6 +43,10 @@ class CemOptions(StrictModel):
     """Width every attention projects queries, keys and values to (``--depth``, default 40:
     ``total_key_depth``/``total_value_depth`` of all five encoders, ``make_encoder``, and of the
     decoder); ``None``: ``d_model``, as torch's attention."""
+    feed_forward: Literal["linear", "conv"] = "linear"
+    """Feed-forward of every encoder and decoder layer: ``linear`` (the core's); ``conv``: the
+    authors' two convolutions of kernel 3 with a ReLU after each
+    (:mod:`edg.baseline.conv_feed_forward`)."""
     dropout: float = 0.0
     """CEM's encoders and decoder are built with every dropout at its default 0.0."""
     max_positions: int = 1024
@@ -220,19 +224,20 @@ class CemSystem(ClsContextSystem):
         embedding = self.build_embedding()
         cognitive = len(o.cognitive_relations) if o.use_cognitive else 0
         refinement_options = {"layers": o.layers, "heads": o.heads, "ffn_dim": o.ffn_dim, "dropout": o.dropout,
-                              "attention_dim": o.attention_dim, "max_positions": o.max_positions, **o.refinement_options,
+                              "attention_dim": o.attention_dim, "feed_forward": o.feed_forward,
+                              "max_positions": o.max_positions, **o.refinement_options,
                               "affective": o.use_affective, "cognitive_relations": cognitive}
         refinement = self.component("emotion_module", o.refinement_module, refinement_options,
                                     key="model.refinement_options", d_model=o.d_model, num_emotions=len(EMOTIONS))
         decoder_options = {"layers": o.layers, "heads": o.heads, "ffn_dim": o.ffn_dim, "dropout": o.dropout,
-                           "attention_dim": o.attention_dim, **o.decoder_options}
+                           "attention_dim": o.attention_dim, "feed_forward": o.feed_forward, **o.decoder_options}
         decoder = self.component("decoder", o.decoder, decoder_options, key="model.decoder_options",
                                  d_model=o.d_model, embedding=embedding, bos_id=tok.convert_tokens_to_ids(BOS),
                                  eos_id=tok.convert_tokens_to_ids(EOS), pad_id=tok.pad_token_id)
         model = CemModel(embedding, d_model=o.d_model, layers=o.layers, heads=o.heads, ffn_dim=o.ffn_dim,
                          dropout=o.dropout, max_positions=o.max_positions, cognitive_relations=cognitive,
                          affective=o.use_affective, refinement=refinement, decoder=decoder,
-                         attention_dim=o.attention_dim)
+                         attention_dim=o.attention_dim, feed_forward=o.feed_forward)
         if o.xavier_init:
             xavier_init(model)
         return model

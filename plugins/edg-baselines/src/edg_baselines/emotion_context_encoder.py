@@ -17,11 +17,11 @@ from edg.baseline.layer_step import transformer_encoder
 
 class EmotionContextEncoder(nn.Module):
     def __init__(self, d_model: int, emotion_dim: int, *, layers: int, heads: int, ffn_dim: int, dropout: float,
-                 max_len: int = 1024, attention_dim: Optional[int] = None) -> None:
+                 max_len: int = 1024, attention_dim: Optional[int] = None, feed_forward: str = "linear") -> None:
         super().__init__()
         self.project = nn.Linear(d_model + emotion_dim, d_model, bias=False)
         self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)
-        self.encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim)
+        self.encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim, feed_forward)
 
     def forward(self, hidden: Tensor, mask: Tensor, emotion: Tensor) -> Tensor:
         """``hidden`` [B, L, D], ``mask`` [B, L] True on tokens, ``emotion`` [B, E] -> [B, L, D]."""

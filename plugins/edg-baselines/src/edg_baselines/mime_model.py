@@ -38,17 +38,19 @@ from edg_baselines.mimicry_gate import MimicryGate
 class MimeModel(EdgModel):
     def __init__(self, embedding: DialogueEmbedding, *, d_model: int, layers: int, heads: int, ffn_dim: int,
                  dropout: float, latent: int, decoder: Decoder, num_emotions: int = 32, grouping: bool = True,
-                 mimicry: bool = True, stochastic: bool = True, attention_dim: Optional[int] = None) -> None:
+                 mimicry: bool = True, stochastic: bool = True, attention_dim: Optional[int] = None,
+                 feed_forward: str = "linear") -> None:
         super().__init__()
         self.embedding = embedding
-        self.encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim)
+        self.encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim, feed_forward)
         self.emotion_embedding = nn.Embedding(num_emotions, d_model)
         self.emotion_query = nn.Linear(d_model, d_model, bias=False)
         self.grouping, self.mimicry = grouping, mimicry and grouping
         groups = ([group_indices(POSITIVE_EMOTIONS), group_indices(NEGATIVE_EMOTIONS)] if grouping
                   else [list(range(num_emotions))])
         self.mixture = StochasticEmotionMixture(d_model, latent, groups, stochastic=stochastic)
-        kw = dict(layers=layers, heads=heads, ffn_dim=ffn_dim, dropout=dropout, attention_dim=attention_dim)
+        kw = dict(layers=layers, heads=heads, ffn_dim=ffn_dim, dropout=dropout, attention_dim=attention_dim,
+                  feed_forward=feed_forward)
         self.mimic_encoder = EmotionContextEncoder(d_model, d_model, **kw)
         self.non_mimic_encoder = EmotionContextEncoder(d_model, d_model, **kw) if grouping else None
         self.gate = MimicryGate(d_model) if grouping else None

@@ -16,7 +16,7 @@ out_dim=300)`` for the latent width.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from edg.config import StrictModel
 from edg.data import EMOTIONS
@@ -45,6 +45,10 @@ class MimeOptions(StrictModel):
     """Width every attention projects queries, keys and values to (``--depth``, default 40:
     ``total_key_depth``/``total_value_depth`` of the context encoder, both emotion-aware
     encoders and the decoder); ``None``: ``d_model``, as torch's attention."""
+    feed_forward: Literal["linear", "conv"] = "linear"
+    """Feed-forward of every encoder and decoder layer: ``linear`` (the core's); ``conv``: the
+    authors' two convolutions of kernel 3 with a ReLU after each
+    (:mod:`edg.baseline.conv_feed_forward`)."""
     dropout: float = 0.0
     """The authors' layers are built without dropout."""
     latent: int = 300
@@ -122,10 +126,10 @@ class MimeSystem(ClsContextSystem):
         tok = self.tokenizer
         embedding = self.build_embedding()
         decoder_options = {"layers": o.layers, "heads": o.heads, "ffn_dim": o.ffn_dim, "dropout": o.dropout,
-                           "attention_dim": o.attention_dim, **o.decoder_options}
+                           "attention_dim": o.attention_dim, "feed_forward": o.feed_forward, **o.decoder_options}
         decoder = self.component("decoder", o.decoder, decoder_options, key="model.decoder_options",
                                  d_model=o.d_model, embedding=embedding, bos_id=tok.convert_tokens_to_ids(BOS),
                                  eos_id=tok.convert_tokens_to_ids(EOS), pad_id=tok.pad_token_id)
         return MimeModel(embedding, d_model=o.d_model, layers=o.layers, heads=o.heads, ffn_dim=o.ffn_dim,
-                         dropout=o.dropout, attention_dim=o.attention_dim, latent=o.latent, decoder=decoder, num_emotions=len(EMOTIONS),
+                         dropout=o.dropout, attention_dim=o.attention_dim, feed_forward=o.feed_forward, latent=o.latent, decoder=decoder, num_emotions=len(EMOTIONS),
                          grouping=o.grouping, mimicry=o.mimicry, stochastic=o.stochastic)

@@ -11,7 +11,7 @@ per example (the beams of an example share them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +21,7 @@ from edg.config import StrictModel
 from edg.interfaces.decoder import Decoder
 from edg.interfaces.types import DecoderOutput, EncoderOutput
 from edg.baseline.dialogue_embedding import DialogueEmbedding
+from edg.baseline.conv_feed_forward import step_feed_forward
 from edg.baseline.layer_step import decoder_layer, in_projection, merge_heads, split_heads
 
 
@@ -33,6 +34,9 @@ class TransformerDecoderOptions(StrictModel):
     """Width the attention blocks project queries, keys and values to
     (:mod:`edg.baseline.narrow_attention`, the MoEL family's ``--depth``); ``None``:
     ``d_model``, torch's ``nn.MultiheadAttention``."""
+    feed_forward: Literal["linear", "conv"] = "linear"
+    """``conv``: the MoEL family's causal convolutions of kernel 3
+    (:mod:`edg.baseline.conv_feed_forward`)."""
 
 
 @dataclass
@@ -53,8 +57,9 @@ class TransformerDecoderState:
     """[M, 1, 1, L] True on real memory tokens."""
     cross: list[tuple[Tensor, Tensor]]
     """Per layer, the cross-attention keys and values of the memory, [M, H, L, D/H]."""
-    past: list[tuple[Tensor, Tensor]]
-    """Per layer, the self-attention keys and values of the fed tokens, [N, H, t, D/H]."""
+    past: list[tuple[Tensor, ...]]
+    """Per layer, the self-attention keys and values of the fed tokens, [N, H, t, D/H] (then,
+    with the convolutional feed-forward, the last inputs of its two convolutions)."""
     position: int = 0
     hidden: Optional[Tensor] = None
     """[N, D] last-layer states of the last fed tokens."""
@@ -98,7 +103,8 @@ class TransformerDecoder(Decoder):
         super().__init__(options)
         self.embedding = embedding
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
-        layer = decoder_layer(d_model, options.heads, options.ffn_dim, options.dropout, options.attention_dim)
+        layer = decoder_layer(d_model, options.heads, options.ffn_dim, options.dropout, options.attention_dim,
+                              options.feed_forward)
         self.layers = nn.TransformerDecoder(layer, options.layers, norm=nn.LayerNorm(d_model))
 
     def forward(self, input_ids: Tensor, memory: EncoderOutput) -> DecoderOutput:
@@ -149,7 +155,6 @@ class TransformerDecoder(Decoder):
             k, v = split_heads(k, attn.num_heads), split_heads(v, attn.num_heads)
             if state.past:
                 k, v = torch.cat([state.past[i][0], k], 2), torch.cat([state.past[i][1], v], 2)
-            past.append((k, v))
             h = F.scaled_dot_product_attention(split_heads(q, attn.num_heads), k, v)
             x = x + layer.dropout1(attn.out_proj(merge_heads(h)))
 
@@ -157,15 +162,17 @@ class TransformerDecoder(Decoder):
             q = split_heads(F.linear(layer.norm2(x), *in_projection(attn, 0)), attn.num_heads)
             x = x + layer.dropout2(attn.out_proj(merge_heads(_cross_attention(q, state, i))))
 
-            h = layer.linear2(layer.dropout(layer.activation(layer.linear1(layer.norm3(x)))))
+            h, history = step_feed_forward(layer, layer.norm3(x), state.past[i][2:] if state.past and
+                                           len(state.past[i]) > 2 else None)
             x = x + layer.dropout3(h)
+            past.append((k, v) if history is None else (k, v, *history))
         hidden = self.layers.norm(x)[:, 0]
         state = TransformerDecoderState(state.rows, state.group, state.memory_mask, state.cross, past,
                                         state.position + 1, hidden)
         return self._log_probs(hidden), state
 
     def reorder(self, state: TransformerDecoderState, index: Tensor) -> TransformerDecoderState:
-        past = [(k.index_select(0, index), v.index_select(0, index)) for k, v in state.past]
+        past = [tuple(t.index_select(0, index) for t in cache) for cache in state.past]
         memory = [state.memory_mask, *(t for kv in state.cross for t in kv)]
         rows, group, memory = regroup(state.rows, index, memory)
         cross = [(memory[1 + 2 * i], memory[2 + 2 * i]) for i in range(len(state.cross))]

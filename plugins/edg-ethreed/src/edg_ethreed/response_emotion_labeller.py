@@ -16,6 +16,8 @@ import random
 from pathlib import Path
 from typing import Any, Optional
 
+from tqdm.auto import tqdm
+
 from edg.config import StrictModel
 from edg.errors import ConfigError
 from edg.interfaces.fitted import FittedComponent
@@ -117,7 +119,8 @@ class ResponseEmotionLabeller(FittedComponent):
             if epoch < done:
                 continue
             model.train()
-            for start in range(0, len(order), o.batch_size):
+            for start in tqdm(range(0, len(order), o.batch_size), leave=False,
+                              desc=f"fit response-emotion labeller, epoch {epoch + 1}/{o.epochs}"):
                 rows = [train[i] for i in order[start:start + o.batch_size]]
                 batch = self._batch([t for t, _ in rows])
                 labels = torch.tensor([y for _, y in rows], device=self._device())
@@ -141,7 +144,8 @@ class ResponseEmotionLabeller(FittedComponent):
         self.model.to(self._device()).eval()
         out: list[int] = []
         with torch.no_grad():
-            for start in range(0, len(texts), batch_size):
+            for start in tqdm(range(0, len(texts), batch_size), desc="labelling responses", leave=False,
+                              disable=len(texts) <= 10 * batch_size):
                 logits = self.model(**self._batch(texts[start:start + batch_size])).logits
                 out.extend(int(i) for i in logits.argmax(-1).tolist())
         return out

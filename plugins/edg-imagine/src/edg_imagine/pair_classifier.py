@@ -20,6 +20,8 @@ import random
 from pathlib import Path
 from typing import Any, Optional
 
+from tqdm.auto import tqdm
+
 from edg.config import StrictModel, TokenizerConfig
 from edg.errors import ConfigError
 from edg.interfaces.schedule import Schedule
@@ -168,7 +170,9 @@ class PairClassifier:
             if epoch < record["epochs"]:
                 continue
             model.train()
-            for batch_index, start in enumerate(range(0, len(order), o.batch_size)):
+            batches = tqdm(range(0, len(order), o.batch_size), desc=f"fit {self.key}, epoch {epoch + 1}/{o.epochs}",
+                           leave=False)
+            for batch_index, start in enumerate(batches):
                 picked = order[start:start + o.batch_size]
                 rows = [examples[i] for i in picked]
                 labels = torch.tensor([y for _, y in rows], device=self._device())
@@ -221,7 +225,8 @@ class PairClassifier:
         self.model.to(self._device()).eval()
         out: list[float] = []
         with torch.no_grad():
-            for start in range(0, len(texts), batch_size):
+            for start in tqdm(range(0, len(texts), batch_size), desc=f"{self.key}: scoring", leave=False,
+                              disable=len(texts) <= 10 * batch_size):
                 batch_types = types[start:start + batch_size] if types is not None else None
                 logits = self.model(**self._batch(texts[start:start + batch_size], batch_types)).logits.float()
                 out.extend(float(p) for p in torch.softmax(logits, -1)[:, 1].tolist())

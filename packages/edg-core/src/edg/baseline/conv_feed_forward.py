@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 FEED_FORWARDS = ("linear", "conv")
-#: the previous inputs of the two convolutions of one layer, [N, kernel - 1, D] and [N, kernel - 1, F]
-ConvHistory = tuple[Tensor, Tensor]
+#: the previous inputs of the two convolutions of one layer, [N, kernel - 1, D] and [N, kernel - 1, F];
+#: empty for a linear feed-forward, and before the first position
+ConvHistory = tuple[Tensor, ...]
 
 
 class TimeConv(nn.Module):
@@ -71,14 +72,14 @@ def is_conv(layer: nn.Module) -> bool:
 
 
 def step_feed_forward(layer: nn.TransformerDecoderLayer, x: Tensor,
-                      history: Optional[ConvHistory]) -> tuple[Tensor, Optional[ConvHistory]]:
+                      history: ConvHistory = ()) -> tuple[Tensor, ConvHistory]:
     """The feed-forward block of ``layer`` on the normalised states ``x`` [N, 1, D] of one new
-    position (without the residual): its output and the convolutions' next history (``None``
-    for a linear feed-forward, which needs none)."""
+    position (without the residual): its output and the convolutions' next history (empty for
+    a linear feed-forward, which needs none)."""
     if not is_conv(layer):
-        return layer.linear2(layer.dropout(layer.activation(layer.linear1(x)))), None
+        return layer.linear2(layer.dropout(layer.activation(layer.linear1(x)))), ()
     first, (second, relu) = layer.linear1, layer.linear2
-    if history is None:
+    if not history:
         history = (first.empty_history(x), second.empty_history(x))
     h, first_history = first.step(x, history[0])
     h, second_history = second.step(layer.dropout(layer.activation(h)), history[1])

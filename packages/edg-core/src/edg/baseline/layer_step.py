@@ -73,8 +73,8 @@ def step_layer(layer: nn.TransformerDecoderLayer, x: Tensor, past: Optional[Laye
     h = F.scaled_dot_product_attention(q, cross[0], cross[1], attn_mask=memory_mask)
     x = x + layer.dropout2(attn.out_proj(merge_heads(h)))
 
-    h, history = step_feed_forward(layer, layer.norm3(x), None if past is None or len(past) == 2 else past[2:])
-    return x + layer.dropout3(h), (k, v) if history is None else (k, v, *history)
+    h, history = step_feed_forward(layer, layer.norm3(x), () if past is None else past[2:])
+    return x + layer.dropout3(h), (k, v, *history)
 
 
 def select_rows(cache: list[tuple[Tensor, ...]], index: Tensor) -> list[tuple[Tensor, ...]]:

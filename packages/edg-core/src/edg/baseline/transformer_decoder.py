@@ -162,10 +162,9 @@ class TransformerDecoder(Decoder):
             q = split_heads(F.linear(layer.norm2(x), *in_projection(attn, 0)), attn.num_heads)
             x = x + layer.dropout2(attn.out_proj(merge_heads(_cross_attention(q, state, i))))
 
-            h, history = step_feed_forward(layer, layer.norm3(x), state.past[i][2:] if state.past and
-                                           len(state.past[i]) > 2 else None)
+            h, history = step_feed_forward(layer, layer.norm3(x), state.past[i][2:] if state.past else ())
             x = x + layer.dropout3(h)
-            past.append((k, v) if history is None else (k, v, *history))
+            past.append((k, v, *history))
         hidden = self.layers.norm(x)[:, 0]
         state = TransformerDecoderState(state.rows, state.group, state.memory_mask, state.cross, past,
                                         state.position + 1, hidden)

@@ -1,5 +1,5 @@
-"""The MoEL family's convolutional feed-forward: the authors' formula, causality, padding
-that does not reach real positions, and step-by-step decoding equal to teacher forcing."""
+"""The MoEL family's convolutional feed-forward: the authors' formula, causality and padding
+that does not reach real positions (step-by-step decoding: test_layer_step.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from edg.baseline.conv_feed_forward import ConvEncoderLayer, TimeConv, is_conv
-from edg.baseline.layer_step import causal_mask, decoder_layer, memory_keys_values, step_layer, transformer_encoder
+from edg.baseline.layer_step import decoder_layer, transformer_encoder
 
 
 def _authors_ffn(x, first, second, causal):
@@ -61,22 +61,6 @@ def test_padding_does_not_reach_the_real_positions_of_the_encoder(attention_dim)
         alone = encoder(x, src_key_padding_mask=torch.zeros(1, 4, dtype=torch.bool))
         in_batch = encoder(padded, src_key_padding_mask=mask)
     torch.testing.assert_close(in_batch[:, :4], alone, rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("attention_dim", [None, 6])
-def test_step_layer_with_convolutions_matches_the_full_layer(attention_dim):
-    torch.manual_seed(0)
-    layer = decoder_layer(12, 3, 20, 0.0, attention_dim=attention_dim, feed_forward="conv").eval()
-    x, memory = torch.randn(3, 6, 12), torch.randn(3, 4, 12)
-    mask = torch.tensor([[True, True, True, False], [True] * 4, [True, True, False, False]])
-    with torch.no_grad():
-        full = layer(x, memory, tgt_mask=causal_mask(6, x.device), memory_key_padding_mask=~mask)
-        cross, past = memory_keys_values(layer, memory), None
-        for t in range(6):
-            out, past = step_layer(layer, x[:, t : t + 1], past, cross, mask[:, None, None, :])
-            torch.testing.assert_close(out[:, 0], full[:, t], rtol=1e-4, atol=1e-5)
-    # (k, v, the last two inputs of each convolution)
-    assert len(past) == 4 and past[2].shape == (3, 2, 12) and past[3].shape == (3, 2, 20)
 
 
 def test_an_unknown_feed_forward_is_refused():

@@ -69,3 +69,25 @@ def build(ed_splits, tokenizer):
         return system, system.build_model(), splits
 
     return _build
+
+
+@pytest.fixture()
+def assert_conv_feed_forward(build):
+    """``assert_conv_feed_forward(name, encoders, decoders)``: with ``model.feed_forward=conv``
+    system ``name`` has ``encoders`` encoder layers, each a ``ConvEncoderLayer``, and
+    ``decoders`` decoder layers, each with the convolutions; by default none has them."""
+
+    def _check(name, *, encoders, decoders):
+        import torch
+
+        from edg.baseline.conv_feed_forward import ConvEncoderLayer, is_conv
+
+        _, model, _ = build(name, overrides=["model.feed_forward=conv"])
+        encoder_layers = [m for m in model.modules() if isinstance(m, torch.nn.TransformerEncoderLayer)]
+        decoder_layers = [m for m in model.modules() if isinstance(m, torch.nn.TransformerDecoderLayer)]
+        assert len(encoder_layers) == encoders and all(isinstance(m, ConvEncoderLayer) for m in encoder_layers)
+        assert len(decoder_layers) == decoders and all(is_conv(m) for m in decoder_layers)
+        _, linear, _ = build(name)
+        assert not any(is_conv(m) for m in linear.modules())
+
+    return _check

@@ -83,17 +83,9 @@ def test_every_attention_projects_to_attention_dim(build):
     assert not any(isinstance(m, NarrowMultiheadAttention) for m in wide.modules())
 
 
-def test_conv_feed_forward_in_every_encoder_and_the_decoder(build):
-    from edg.baseline.conv_feed_forward import ConvEncoderLayer, is_conv
-
-    _, model, _ = build("cem", overrides=["model.feed_forward=conv"])
-    encoder_layers = [m for m in model.modules() if isinstance(m, torch.nn.TransformerEncoderLayer)]
-    decoder_layers = [m for m in model.modules() if isinstance(m, torch.nn.TransformerDecoderLayer)]
+def test_conv_feed_forward_in_every_encoder_and_the_decoder(assert_conv_feed_forward):
     # the five encoders of the previous test, and the decoder
-    assert len(encoder_layers) == 5 and all(isinstance(m, ConvEncoderLayer) for m in encoder_layers)
-    assert len(decoder_layers) == 1 and is_conv(decoder_layers[0])
-    _, linear, _ = build("cem")
-    assert not any(is_conv(m) for m in linear.modules())
+    assert_conv_feed_forward("cem", encoders=5, decoders=1)
 
 
 def test_knowledge_batch_follows_cem(ed_splits, tokenizer, make_system):

@@ -100,17 +100,9 @@ def test_every_attention_projects_to_attention_dim(build):
     assert not any(isinstance(m, NarrowMultiheadAttention) for m in wide.modules())
 
 
-def test_conv_feed_forward_in_every_encoder_and_the_decoder(build):
-    from edg.baseline.conv_feed_forward import ConvEncoderLayer, is_conv
-
-    _, model, _ = build("mime", overrides=["model.feed_forward=conv"])
-    encoder_layers = [m for m in model.modules() if isinstance(m, torch.nn.TransformerEncoderLayer)]
-    decoder_layers = [m for m in model.modules() if isinstance(m, torch.nn.TransformerDecoderLayer)]
+def test_conv_feed_forward_in_every_encoder_and_the_decoder(assert_conv_feed_forward):
     # the context encoder and the two emotion-aware encoders, and the decoder
-    assert len(encoder_layers) == 3 and all(isinstance(m, ConvEncoderLayer) for m in encoder_layers)
-    assert len(decoder_layers) == 1 and is_conv(decoder_layers[0])
-    _, linear, _ = build("mime")
-    assert not any(is_conv(m) for m in linear.modules())
+    assert_conv_feed_forward("mime", encoders=3, decoders=1)
 
 
 def test_mimicry_routes_the_users_polarity_group_to_the_mimicking_encoder(build):

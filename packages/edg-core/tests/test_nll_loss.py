@@ -62,3 +62,30 @@ def test_an_unknown_reduction_is_rejected():
 
     with pytest.raises(ValidationError):
         NllOptions(reduction="max")
+
+
+def test_label_smoothing_shares_one_log_softmax_with_the_nll(monkeypatch):
+    """The smoothed NLL reads the decoder's log-probabilities twice; they are computed once,
+    so the step pays one log-softmax and one backward through it, with the same gradient."""
+    outputs, batch, logits, labels = outputs_and_batch()
+    x = logits.clone().requires_grad_(True)
+    decoder = DecoderOutput(x, None)
+    calls = []
+    real = torch.log_softmax
+
+    def counting(*args, **kwargs):
+        calls.append(args[0].shape)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "log_softmax", counting)
+    value = NllLoss(NllOptions(label_smoothing=0.1, reduction="sum")).compute(batch, ModelOutput(decoder, None, None), None)
+    monkeypatch.undo()
+    assert calls == [x.shape]
+    assert decoder.log_probs() is decoder.log_probs()
+    value.value.backward()
+    y = logits.clone().requires_grad_(True)
+    logp = torch.log_softmax(y, -1)
+    mask = labels.ne(-100)
+    expected = -(0.9 * logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0] + 0.1 * logp.mean(-1))[mask].sum()
+    expected.backward()
+    torch.testing.assert_close(x.grad, y.grad)

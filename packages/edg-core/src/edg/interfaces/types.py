@@ -60,9 +60,18 @@ class DecoderOutput:
     hidden: Tensor
     is_log_probs: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
+    _log_probs: Optional[Tensor] = field(default=None, init=False, repr=False, compare=False)
 
     def log_probs(self) -> Tensor:
-        return self.logits if self.is_log_probs else torch.log_softmax(self.logits.float(), dim=-1)
+        """[B, T, V] float log-probabilities. Computed once and kept: every loss term that
+        reads them (the NLL, its label smoothing, a diversity loss) shares one log-softmax
+        and one backward through it, the largest elementwise cost of a training step over
+        a word vocabulary."""
+        if self.is_log_probs:
+            return self.logits
+        if self._log_probs is None:
+            self._log_probs = torch.log_softmax(self.logits.float(), dim=-1)
+        return self._log_probs
 
 
 @dataclass

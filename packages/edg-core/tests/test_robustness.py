@@ -139,6 +139,9 @@ def test_resume_keeps_the_original_config_and_environment(run_copy, capsys):
     provenance = {name: (run_copy / name).read_bytes() for name in ("config.yaml", "env.json")}
     assert main(["train", "--resume", str(run_copy), "train.progress=false"]) == 0
     assert {name: (run_copy / name).read_bytes() for name in provenance} == provenance
+    # progress of the edg logger reaches the terminal: which run resumed from which checkpoint
+    err = capsys.readouterr().err
+    assert f"edg: resuming {run_copy} from step-" in err and "edg: info" not in err
 
 
 # ------------------------------------------------------------------ 4. fingerprints

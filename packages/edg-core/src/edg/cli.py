@@ -128,20 +128,25 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     return args
 
 
-def _show_warnings() -> None:
-    """Warnings of the ``edg`` logger (a corrupt checkpoint skipped, a restart from step 0)
-    as ``edg: warning: ...`` lines on the current ``sys.stderr``."""
+def _show_log() -> None:
+    """Records of the ``edg`` logger on the current ``sys.stderr``: progress (a fit stage
+    fitting or loading its component, a run resuming, a knowledge cache built) as ``edg: ...``
+    lines, and warnings (a corrupt checkpoint skipped, a restart from step 0) as
+    ``edg: warning: ...`` lines."""
     import logging
 
     class StderrLines(logging.Handler):
         edg_cli = True
 
         def emit(self, record: logging.LogRecord) -> None:
-            print(f"edg: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+            level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
+            print(f"edg: {level}{record.getMessage()}", file=sys.stderr)
 
     logger = logging.getLogger("edg")
+    if logger.level == logging.NOTSET:  # a caller that set its own level keeps it
+        logger.setLevel(logging.INFO)
     if not any(getattr(h, "edg_cli", False) for h in logger.handlers):
-        logger.addHandler(StderrLines(logging.WARNING))
+        logger.addHandler(StderrLines(logging.INFO))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    _show_warnings()
+    _show_log()
     try:
         return COMMANDS[args.command](args) or 0
     except EdgError as exc:

@@ -241,11 +241,12 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
         if is_main:
             best = f"step-{state.best_step}"
             ckpt.set_pointers(ckpt_dir, latest=start.name, best=best if (ckpt_dir / best).is_dir() else None)
-            logger.info("resuming %s from %s", run_dir, start.name)
     elif resume and is_main:
         logger.warning("%s has no checkpoint yet: training starts again from step 0", run_dir)
     if resume and is_main:
         log.truncate_after(state.step)  # the steps after the checkpoint are trained (and logged) again
+        if start is not None:  # said once the log is known readable: an error stays one line
+            logger.info("resuming %s from %s", run_dir, start.name)
     if state.best_on != cfg.early_stopping_on or state.best_after != cfg.early_stopping_after:
         # resumed with another early-stopping rule: judge the evaluations so far by it
         state.best_valid, state.best_step, state.bad_evals = early_stopping_from_log(

@@ -7,7 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from edg.baseline.conv_feed_forward import ConvEncoderLayer, TimeConv, is_conv
+from edg.baseline.conv_feed_forward import (
+    CausalConvFeedForward,
+    ConvEncoderLayer,
+    TimeConv,
+    decoder_feed_forward,
+    is_conv,
+    run_feed_forward,
+)
 from edg.baseline.layer_step import decoder_layer, transformer_encoder
 
 
@@ -31,6 +38,31 @@ def test_the_block_is_the_authors_two_convolutions_with_a_relu_after_each(causal
     assert out.shape == x.shape and bool((out >= 0).all())
     # kernel 3: three times the weights of the linear block (2 x 8 x 5), plus the biases
     assert sum(p.numel() for p in [*layer.linear1.parameters(), *layer.linear2.parameters()]) == 3 * 2 * 8 * 5 + 5 + 8
+
+
+def test_the_standalone_block_is_the_same_formula_and_runs_in_pieces():
+    torch.manual_seed(0)
+    block = decoder_feed_forward(8, 5, 0.0, "conv")
+    assert isinstance(block, CausalConvFeedForward)
+    x = torch.randn(2, 7, 8)
+    full, history = run_feed_forward(block, x)
+    torch.testing.assert_close(full, _authors_ffn(x, block.first, block.second, causal=True))
+    # the history is each convolution's last kernel - 1 inputs
+    torch.testing.assert_close(history[0], x[:, -2:])
+    # positions one at a time, or a prefix then the rest, give the whole pass
+    pieces, history = [], ()
+    for t in range(7):
+        out, history = run_feed_forward(block, x[:, t:t + 1], history)
+        pieces.append(out)
+    torch.testing.assert_close(torch.cat(pieces, 1), full)
+    head, history = block(x[:, :3])
+    tail, _ = block(x[:, 3:], history)
+    torch.testing.assert_close(torch.cat([head, tail], 1), full)
+    # the linear block keeps torch's layout (Linear, ReLU, Dropout, Linear) and no history
+    linear = decoder_feed_forward(8, 5, 0.0)
+    out, history = run_feed_forward(linear, x)
+    assert history == () and [type(m).__name__ for m in linear] == ["Linear", "ReLU", "Dropout", "Linear"]
+    torch.testing.assert_close(out, linear[3](torch.relu(linear[0](x))))
 
 
 def test_a_causal_convolution_does_not_see_later_positions():
@@ -68,3 +100,5 @@ def test_an_unknown_feed_forward_is_refused():
         decoder_layer(8, 2, 16, 0.0, feed_forward="gated")
     with pytest.raises(ValueError, match="feed_forward must be one of linear, conv"):
         transformer_encoder(8, 1, 2, 16, 0.0, feed_forward="gated")
+    with pytest.raises(ValueError, match="feed_forward must be one of linear, conv"):
+        decoder_feed_forward(8, 16, 0.0, "gated")

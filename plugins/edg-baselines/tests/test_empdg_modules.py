@@ -24,10 +24,11 @@ from edg_baselines.empdg_discriminator import InteractiveDiscriminator
 V, D, PAD, BOS, EOS = 20, 8, 0, 2, 3
 
 
-def _decoder(pointer=True, attention_dim=None):
+def _decoder(pointer=True, attention_dim=None, feed_forward="linear"):
     torch.manual_seed(0)
     emb = DialogueEmbedding(V, D, PAD, dropout=0.0)
-    options = EmpdgDecoderOptions(layers=2, heads=2, ffn_dim=16, pointer=pointer, attention_dim=attention_dim)
+    options = EmpdgDecoderOptions(layers=2, heads=2, ffn_dim=16, pointer=pointer, attention_dim=attention_dim,
+                                  feed_forward=feed_forward)
     return EmpdgDecoder(options, d_model=D,
                         embedding=emb, bos_id=BOS, eos_id=EOS, pad_id=PAD).eval()
 
@@ -71,9 +72,11 @@ def test_pointer_generator_mixes_a_distribution_and_copies_source_ids():
     torch.testing.assert_close(plain.logits.exp().sum(-1), torch.ones(1, 2))
 
 
-@pytest.mark.parametrize("signal,attention_dim", [(True, None), (False, None), (True, 4)])  # 4: narrow
-def test_incremental_steps_match_teacher_forcing(signal, attention_dim):
-    dec = _decoder(attention_dim=attention_dim)
+@pytest.mark.parametrize("signal,attention_dim,feed_forward",
+                         [(True, None, "linear"), (False, None, "linear"), (True, 4, "linear"),  # 4: narrow
+                          (True, 4, "conv"), (False, None, "conv")])
+def test_incremental_steps_match_teacher_forcing(signal, attention_dim, feed_forward):
+    dec = _decoder(attention_dim=attention_dim, feed_forward=feed_forward)
     memory = _memory(signal)
     inputs = torch.tensor([[BOS, 11, 12, 14], [BOS, 13, 15, 16]])
     full = dec(inputs, memory).logits
@@ -86,6 +89,27 @@ def test_incremental_steps_match_teacher_forcing(signal, attention_dim):
     log_probs, _ = dec.step(torch.tensor([BOS, BOS, BOS]), state)
     torch.testing.assert_close(log_probs[0], full[1, 0], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(log_probs[2], full[0, 0], atol=1e-5, rtol=1e-4)
+    # reordering mid-response carries each layer's whole cache (with the convolutions' inputs)
+    state = dec.start(memory)
+    for t in range(2):
+        _, state = dec.step(inputs[:, t], state)
+    state = dec.reorder(state, torch.tensor([1, 0]))
+    log_probs, _ = dec.step(inputs[[1, 0], 2], state)
+    torch.testing.assert_close(log_probs, full[[1, 0], 2], atol=1e-5, rtol=1e-4)
+
+
+def test_the_convolutional_feed_forward_is_causal_and_has_three_times_the_weights():
+    from edg.baseline.conv_feed_forward import CausalConvFeedForward
+
+    conv, linear = _decoder(feed_forward="conv"), _decoder()
+    assert all(isinstance(layer.ffn, CausalConvFeedForward) for layer in conv.layers)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(conv) - count(linear) == 2 * 2 * (2 * D * 16)  # two layers, two kernel-3 convolutions each
+    memory = _memory()
+    inputs = torch.tensor([[BOS, 11, 12, 14], [BOS, 13, 15, 16]])
+    changed = inputs.clone()
+    changed[:, 3] = 17
+    torch.testing.assert_close(conv(inputs, memory).logits[:, :3], conv(changed, memory).logits[:, :3])
 
 
 def _disc():

@@ -129,6 +129,21 @@ def test_every_attention_projects_to_attention_dim(build, lexicon_path):
     assert not any(isinstance(m, NarrowMultiheadAttention) for m in wide.modules())
 
 
+def test_conv_feed_forward_in_both_encoders_and_the_decoder(build, lexicon_path):
+    from edg.baseline.conv_feed_forward import CausalConvFeedForward, ConvEncoderLayer, is_conv
+
+    lexicon = f"model.lexicon_path={lexicon_path}"
+    system, model, splits = build("empdg", overrides=[lexicon, "model.feed_forward=conv"])
+    encoder_layers = [m for m in model.modules() if isinstance(m, torch.nn.TransformerEncoderLayer)]
+    assert len(encoder_layers) == 2 and all(isinstance(m, ConvEncoderLayer) for m in encoder_layers)
+    assert all(isinstance(layer.ffn, CausalConvFeedForward) for layer in model.decoder.layers)
+    _, linear, _ = build("empdg", overrides=[lexicon])
+    assert not any(is_conv(m) or isinstance(m, CausalConvFeedForward) for m in linear.modules())
+    model.eval()
+    batch = system.collate([splits["test"][i] for i in range(3)])
+    assert len(model.generate(batch, system.config.generation)) == 3
+
+
 def test_configuration_errors_are_one_line(make_system, lexicon_path):
     with pytest.raises(ConfigError, match="model.lexicon_path is not set.*saifmohammad.com"):
         make_system("empdg")

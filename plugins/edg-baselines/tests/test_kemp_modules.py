@@ -179,7 +179,8 @@ def _memory(seed=1):
 
 
 @pytest.mark.parametrize("options", [{}, {"copy_from_graph": False}, {"emotion_cross_attention": False}, {"layers": 2},
-                                     {"attention_dim": 4}])  # narrow attention (--depth)
+                                     {"attention_dim": 4},  # narrow attention (--depth)
+                                     {"feed_forward": "conv", "layers": 2}])  # the authors' convolutions
 def test_incremental_steps_match_teacher_forcing(options):
     decoder, memory = _decoder(**options), _memory()
     ids = torch.tensor([[1, 5, 9, 4], [1, 7, 7, 3]])
@@ -193,6 +194,12 @@ def test_incremental_steps_match_teacher_forcing(options):
     # reorder: swapped rows continue each other's prefix
     state = decoder.reorder(state, torch.tensor([1, 0]))
     assert torch.allclose(decoder.last_hidden(state), full.hidden[[1, 0], -1], atol=1e-5)
+    # ... mid-response too, with each layer's whole cache (the convolutions' inputs included)
+    state = decoder.start(memory)
+    for t in range(2):
+        _, state = decoder.step(ids[:, t], state)
+    step, _ = decoder.step(ids[[1, 0], 2], decoder.reorder(state, torch.tensor([1, 0])))
+    assert torch.allclose(step, full.logits[[1, 0], 2], atol=1e-5)
 
 
 def test_the_emotion_signal_starts_the_response_and_the_emotion_context_enters_cross_attention():

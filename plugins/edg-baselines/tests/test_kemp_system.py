@@ -152,6 +152,17 @@ def test_the_authors_loss_scale_clipping_and_attention_width():
     assert cls.Options().attention_dim == 40  # --depth 40
 
 
+def test_conv_feed_forward_in_the_encoder_and_the_decoder(built):
+    from edg.baseline.conv_feed_forward import CausalConvFeedForward, ConvEncoderLayer
+
+    session, splits, model = built(overrides=["model.feed_forward=conv"])
+    assert all(isinstance(layer, ConvEncoderLayer) for layer in model.encoder.layers)
+    assert all(isinstance(layer.ffn, CausalConvFeedForward) for layer in model.decoder.layers)
+    batch = session.system.collate([splits["train"][i] for i in range(4)])
+    model.eval()
+    assert len(model.generate(batch, session.config.generation)) == 4
+
+
 def test_encoder_and_decoder_attention_project_to_attention_dim(built):
     from edg.baseline.narrow_attention import NarrowMultiheadAttention
 

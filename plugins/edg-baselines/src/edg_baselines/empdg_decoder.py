@@ -8,6 +8,8 @@ authors' ``Empdg_G.Decoder`` + ``Generator``).
 * Transformer decoder layers (queries, keys and values projected to ``attention_dim``, the
   authors' ``--depth``) attend over the memory, which EmpDG makes the concatenation of
   the semantic context states and the emotion-word states.
+* The feed-forward block is linear or, with ``feed_forward: conv``, the authors' causal
+  convolutions (``layer_config='cc'``, :mod:`edg.baseline.conv_feed_forward`).
 * A pointer-generator output (``--pointer_gen``): ``P = p_gen * softmax(W h_t) + (1 - p_gen)
   * copy``, the copy distribution being a softmax of the last layer's head-averaged
   encoder-decoder attention scores, scattered onto the memory's token ids
@@ -16,21 +18,23 @@ authors' ``Empdg_G.Decoder`` + ``Generator``).
   does not share weights).
 
 ``forward`` returns log-probabilities (``DecoderOutput(is_log_probs=True)``). Generation is
-incremental: each layer keeps the self-attention keys/values of the fed tokens; the memory's
-keys/values are computed once per search.
+incremental: each layer keeps the self-attention keys/values of the fed tokens (and, with the
+convolutional feed-forward, its convolutions' last inputs); the memory's keys/values are
+computed once per search.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Literal, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edg.api import DialogueEmbedding, in_projection, merge_heads, split_heads
+from edg.baseline.conv_feed_forward import decoder_feed_forward, run_feed_forward
 from edg.baseline.narrow_attention import NarrowMultiheadAttention
 from edg.config import StrictModel
 from edg.interfaces.decoder import Decoder, follow_rows
@@ -53,6 +57,9 @@ class EmpdgDecoderOptions(StrictModel):
     """Width the self- and encoder-decoder attention project queries, keys and values to (the
     authors' ``total_key_depth``/``total_value_depth`` = ``--depth``; the system passes its
     ``model.attention_dim``, 40); ``None``: ``d_model``, torch's ``nn.MultiheadAttention``."""
+    feed_forward: Literal["linear", "conv"] = "linear"
+    """``linear``, or ``conv``: the authors' two causal convolutions of kernel 3 with a ReLU
+    after each (the system passes its ``model.feed_forward``)."""
     dropout: float = 0.0
     """The authors' decoder layers are built without dropout."""
     pointer: bool = True
@@ -61,10 +68,13 @@ class EmpdgDecoderOptions(StrictModel):
 
 class CopyAttentionLayer(nn.Module):
     """Pre-norm self-attention, encoder-decoder attention (also returning its head-averaged
-    scores, the copy logits) and a ReLU feed-forward block."""
+    scores, the copy logits) and a ReLU feed-forward block (linear or convolutional).
+
+    Its cache after the fed positions: the self-attention keys and values, followed for the
+    convolutional feed-forward by its convolutions' last inputs, ``(k, v, first, second)``."""
 
     def __init__(self, d_model: int, heads: int, ffn_dim: int, dropout: float,
-                 attention_dim: Optional[int] = None) -> None:
+                 attention_dim: Optional[int] = None, feed_forward: str = "linear") -> None:
         super().__init__()
         if attention_dim is None:
             self.self_attn = nn.MultiheadAttention(d_model, heads, dropout=dropout, batch_first=True)
@@ -72,8 +82,7 @@ class CopyAttentionLayer(nn.Module):
         else:  # read only through in_proj_weight/in_proj_bias/out_proj/num_heads, as torch's
             self.self_attn = NarrowMultiheadAttention(d_model, heads, attention_dim, dropout)
             self.cross_attn = NarrowMultiheadAttention(d_model, heads, attention_dim, 0.0)
-        self.ffn = nn.Sequential(nn.Linear(d_model, ffn_dim), nn.ReLU(), nn.Dropout(dropout),
-                                 nn.Linear(ffn_dim, d_model))
+        self.ffn = decoder_feed_forward(d_model, ffn_dim, dropout, feed_forward)
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
 
@@ -99,11 +108,11 @@ class CopyAttentionLayer(nn.Module):
                                             need_weights=False)[0])
         attended, scores = self._cross(x, *kv, memory_mask)
         x = x + self.dropout(attended)
-        return x + self.dropout(self.ffn(self.norm3(x))), scores
+        return x + self.dropout(run_feed_forward(self.ffn, self.norm3(x))[0]), scores
 
-    def step(self, x: Tensor, past: Optional[tuple[Tensor, Tensor]], kv: tuple[Tensor, Tensor],
-             memory_mask: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor], Tensor]:
-        """One position ``x`` [N, 1, D] over the cached keys/values."""
+    def step(self, x: Tensor, past: Optional[tuple[Tensor, ...]], kv: tuple[Tensor, Tensor],
+             memory_mask: Tensor) -> tuple[Tensor, tuple[Tensor, ...], Tensor]:
+        """One position ``x`` [N, 1, D] after the cache ``past`` (``None`` at the first)."""
         attn = self.self_attn
         q, k, v = F.linear(self.norm1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
         k, v = split_heads(k, attn.num_heads), split_heads(v, attn.num_heads)
@@ -113,7 +122,8 @@ class CopyAttentionLayer(nn.Module):
         x = x + self.dropout(attn.out_proj(merge_heads(h)))
         attended, scores = self._cross(x, *kv, memory_mask)
         x = x + self.dropout(attended)
-        return x + self.dropout(self.ffn(self.norm3(x))), (k, v), scores
+        h, history = run_feed_forward(self.ffn, self.norm3(x), () if past is None else past[2:])
+        return x + self.dropout(h), (k, v, *history), scores
 
 
 @dataclass
@@ -127,7 +137,7 @@ class EmpdgDecoderState:
     signal: Optional[Tensor]
     """[N, D] the emotion signal fed at the first position."""
     cross: list[tuple[Tensor, Tensor]]
-    past: list[tuple[Tensor, Tensor]]
+    past: list[tuple[Tensor, ...]]
     position: int = 0
     hidden: Optional[Tensor] = None
 
@@ -143,7 +153,7 @@ class EmpdgDecoder(Decoder):
         self.embedding = embedding
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
         self.layers = nn.ModuleList(CopyAttentionLayer(d_model, options.heads, options.ffn_dim, options.dropout,
-                                                       options.attention_dim)
+                                                       options.attention_dim, options.feed_forward)
                                     for _ in range(options.layers))
         self.norm = nn.LayerNorm(d_model)
         self.out = nn.Linear(d_model, embedding.word.num_embeddings)
@@ -216,7 +226,7 @@ class EmpdgDecoder(Decoder):
 
     def reorder(self, state: EmpdgDecoderState, index: Tensor) -> EmpdgDecoderState:
         rows, moved = follow_rows(state.rows, index)
-        past = [(k.index_select(0, index), v.index_select(0, index)) for k, v in state.past]
+        past = [tuple(t.index_select(0, index) for t in cache) for cache in state.past]
         mask, source_ids, signal, cross = state.memory_mask, state.source_ids, state.signal, state.cross
         if moved:
             mask = mask.index_select(0, index)

@@ -46,12 +46,12 @@ class EmpdgModel(EdgModel):
                  dropout: float, decoder: Decoder, num_emotions: int, emotion_words: bool, emotion_start: bool,
                  discriminators: tuple[str, ...], discriminator_hidden: int, discriminator_embed_dim: int,
                  emotion_flags: Optional[list[bool]], pad_id: int, eos_id: int,
-                 attention_dim: Optional[int] = None) -> None:
+                 attention_dim: Optional[int] = None, feed_forward: str = "linear") -> None:
         super().__init__()
         self.embedding = embedding
-        self.semantic_encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim)
-        self.emotion_encoder = (transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim)
-                                if emotion_words else None)
+        encoder_shape = (d_model, layers, heads, ffn_dim, dropout, attention_dim, feed_forward)
+        self.semantic_encoder = transformer_encoder(*encoder_shape)
+        self.emotion_encoder = transformer_encoder(*encoder_shape) if emotion_words else None
         # the authors' identify_new: a bias-free map of [c_emo; c_ctx] to the 32 emotions
         self.classifier = nn.Linear(2 * d_model if emotion_words else d_model, num_emotions, bias=False)
         self.emotion_signal = nn.Linear(num_emotions, d_model) if emotion_start else None

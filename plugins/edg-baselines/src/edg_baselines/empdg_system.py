@@ -21,7 +21,7 @@ leaves out (``--filter 50``, ``--batch_size 16``, ``--gp_lambda 0.1``).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from edg.api import EOS, pad, pad_dialogue
 from edg.config import StrictModel
@@ -62,6 +62,10 @@ class EmpdgOptions(StrictModel):
     to (``--depth``, default 40: ``total_key_depth``/``total_value_depth`` of
     ``Semantic_Encoder``, ``Emotion_Encoder`` and ``Decoder``); ``None``: ``d_model``, as
     torch's attention."""
+    feed_forward: Literal["linear", "conv"] = "linear"
+    """Feed-forward of every encoder and decoder layer: ``linear`` (the core's); ``conv``: the
+    authors' two convolutions of kernel 3 with a ReLU after each
+    (:mod:`edg.baseline.conv_feed_forward`)."""
     dropout: float = 0.0
     """The authors' layers are built without dropout."""
     max_positions: int = 1024
@@ -238,7 +242,7 @@ class EmpdgSystem(ClsContextSystem):
         tok = self.tokenizer
         embedding = self.build_embedding()
         decoder_options = {"heads": o.heads, "ffn_dim": o.ffn_dim, "dropout": o.dropout,
-                           "attention_dim": o.attention_dim, **o.decoder_options}
+                           "attention_dim": o.attention_dim, "feed_forward": o.feed_forward, **o.decoder_options}
         decoder = self.component("decoder", o.decoder, decoder_options, key="model.decoder_options",
                                  d_model=o.d_model, embedding=embedding, bos_id=tok.convert_tokens_to_ids(BOS),
                                  eos_id=tok.convert_tokens_to_ids(EOS), pad_id=tok.pad_token_id)
@@ -250,5 +254,6 @@ class EmpdgSystem(ClsContextSystem):
                           discriminators=discriminators, discriminator_hidden=o.discriminator_hidden,
                           discriminator_embed_dim=o.discriminator_embed_dim or o.d_model,
                           emotion_flags=self.emotion_flags(), pad_id=tok.pad_token_id,
-                          eos_id=tok.convert_tokens_to_ids(EOS), attention_dim=o.attention_dim)
+                          eos_id=tok.convert_tokens_to_ids(EOS), attention_dim=o.attention_dim,
+                          feed_forward=o.feed_forward)
 

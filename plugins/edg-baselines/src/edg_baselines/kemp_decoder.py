@@ -7,7 +7,9 @@
   queries, keys and values to ``attention_dim``, the authors' ``--depth``) and a
   feed-forward block; the cross-attention's output is fused with the emotion context
   ``c_e`` (``memory.extras["emotion_context"]``): ``W_f [MHA(x, G) ; c_e]``
-  (``emotion_cross_attention: false`` keeps the plain cross-attention: KEMP w/o EDD);
+  (``emotion_cross_attention: false`` keeps the plain cross-attention: KEMP w/o EDD); the
+  feed-forward is linear or, with ``feed_forward: conv``, the authors' causal convolutions
+  (``layer_config='cc'``, :mod:`edg.baseline.conv_feed_forward`);
 * the last layer's attention over the graph, ``softmax(mean over heads of the scores)``
   [B, T, S], is returned in ``extras["attention"]`` (the emotional attention loss
   ``kemp.attention`` reads it) and drives the copy mechanism (``copy_from_graph``, the authors'
@@ -15,19 +17,20 @@
   tokens (``memory.extras["source_ids"]``), ``g = sigmoid(W_g h)``.
 
 The decoder returns log-probabilities (``is_log_probs``). Generation keeps a key/value cache
-per layer; what depends only on the memory (cross-attention keys and values) is computed
+per layer (and, with the convolutional feed-forward, the convolutions' last inputs); what depends only on the memory (cross-attention keys and values) is computed
 once in :meth:`start`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edg.api import merge_heads, split_heads
+from edg.baseline.conv_feed_forward import decoder_feed_forward, run_feed_forward
 from edg.baseline.narrow_attention import attention_width
 from edg.config import StrictModel
 from edg.interfaces.decoder import Decoder
@@ -38,6 +41,8 @@ EMOTION_CONTEXT = "emotion_context"
 SOURCE_IDS = "source_ids"
 ATTENTION = "attention"
 KeyValue = tuple[Tensor, Tensor]
+#: one layer's cache: ``(k, v)``, or ``(k, v, first, second)`` with the convolutional feed-forward
+LayerCache = tuple[Tensor, ...]
 
 
 class KempDecoderOptions(StrictModel):
@@ -50,6 +55,9 @@ class KempDecoderOptions(StrictModel):
     """Width the self- and cross-attention project queries, keys and values to (the authors'
     ``total_key_depth``/``total_value_depth`` = ``--depth``; the system passes its
     ``model.attention_dim``, 40); ``None``: ``d_model``."""
+    feed_forward: Literal["linear", "conv"] = "linear"
+    """``linear``, or ``conv``: the authors' two causal convolutions of kernel 3 with a ReLU
+    after each (the system passes its ``model.feed_forward``)."""
     dropout: float = 0.0
     """The authors' decoder layers are built without dropout."""
     emotion_cross_attention: bool = True
@@ -93,7 +101,7 @@ class EmotionalCrossAttention(nn.Module):
 
 class KempDecoderLayer(nn.Module):
     def __init__(self, d_model: int, heads: int, ffn_dim: int, dropout: float, fuse_emotion: bool,
-                 attention_dim: Optional[int] = None) -> None:
+                 attention_dim: Optional[int] = None, feed_forward: str = "linear") -> None:
         super().__init__()
         width = attention_width(d_model, heads, attention_dim)
         self.heads = heads
@@ -103,14 +111,14 @@ class KempDecoderLayer(nn.Module):
         self.norm_cross = nn.LayerNorm(d_model)
         self.cross = EmotionalCrossAttention(d_model, heads, fuse_emotion, attention_dim)
         self.norm_ffn = nn.LayerNorm(d_model)
-        self.ffn = nn.Sequential(nn.Linear(d_model, ffn_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ffn_dim, d_model))
+        self.ffn = decoder_feed_forward(d_model, ffn_dim, dropout, feed_forward)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, past: Optional[KeyValue], cross: KeyValue, memory_mask: Tensor,
-                emotion: Optional[Tensor]) -> tuple[Tensor, KeyValue, Tensor]:
+    def forward(self, x: Tensor, past: Optional[LayerCache], cross: KeyValue, memory_mask: Tensor,
+                emotion: Optional[Tensor]) -> tuple[Tensor, LayerCache, Tensor]:
         """Teacher forcing (``past`` None: causal over ``x``) or one new position per row
-        (``past``: the earlier positions' keys/values). Returns the output, the extended
-        self-attention cache and the cross-attention distribution."""
+        (``past``: the earlier positions' cache). Returns the output, the extended cache and
+        the cross-attention distribution."""
         q, k, v = self.self_qkv(self.norm_self(x)).chunk(3, dim=-1)
         q, k, v = (split_heads(t, self.heads) for t in (q, k, v))
         if past is not None:
@@ -119,8 +127,8 @@ class KempDecoderLayer(nn.Module):
         x = x + self.dropout(self.self_out(merge_heads(h)))
         y, attention = self.cross(self.norm_cross(x), cross, memory_mask, emotion)
         x = x + self.dropout(y)
-        x = x + self.dropout(self.ffn(self.norm_ffn(x)))
-        return x, (k, v), attention
+        h, history = run_feed_forward(self.ffn, self.norm_ffn(x), () if past is None else past[2:])
+        return x + self.dropout(h), (k, v, *history), attention
 
 
 class KempDecoder(Decoder):
@@ -133,7 +141,7 @@ class KempDecoder(Decoder):
         self.embedding = embedding  # the shared DialogueEmbedding (word table, positions)
         o = options
         self.layers = nn.ModuleList(KempDecoderLayer(d_model, o.heads, o.ffn_dim, o.dropout, o.emotion_cross_attention,
-                                                     o.attention_dim)
+                                                     o.attention_dim, o.feed_forward)
                                     for _ in range(o.layers))
         self.norm = nn.LayerNorm(d_model)
         vocab_size = embedding.word.num_embeddings
@@ -202,8 +210,8 @@ class KempDecoder(Decoder):
     def reorder(self, state: dict[str, Any], index: Tensor) -> dict[str, Any]:
         state["memory"] = state["memory"].index_select(index)
         state["cross"] = [(k.index_select(0, index), v.index_select(0, index)) for k, v in state["cross"]]
-        state["past"] = [None if kv is None else (kv[0].index_select(0, index), kv[1].index_select(0, index))
-                         for kv in state["past"]]
+        state["past"] = [None if cache is None else tuple(t.index_select(0, index) for t in cache)
+                         for cache in state["past"]]
         if state["hidden"] is not None:
             state["hidden"] = state["hidden"].index_select(0, index)
         return state

@@ -31,7 +31,7 @@ from edg_baselines.kemp_graph_attention import EmotionalContextGraphAttention, g
 class KempModel(EdgModel):
     def __init__(self, embedding: DialogueEmbedding, *, d_model: int, layers: int, heads: int, ffn_dim: int,
                  dropout: float, graph_dropout: float, graph: bool, emotion: EmotionModule, decoder: Decoder,
-                 num_emotions: int = 32, attention_dim: Optional[int] = None) -> None:
+                 num_emotions: int = 32, attention_dim: Optional[int] = None, feed_forward: str = "linear") -> None:
         super().__init__()
         self.embedding = embedding
         self.graph = graph
@@ -39,7 +39,7 @@ class KempModel(EdgModel):
         # dialogue embedding holds the speaker/listener states only
         self.knowledge_state = nn.Parameter(torch.zeros(d_model)) if graph else None
         self.graph_attention = EmotionalContextGraphAttention(d_model, heads, graph_dropout) if graph else None
-        self.encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim)
+        self.encoder = transformer_encoder(d_model, layers, heads, ffn_dim, dropout, attention_dim, feed_forward)
         self.emotion = emotion
         self.emotion_start = nn.Linear(num_emotions, d_model)  # W_z: e_p -> the decoder's first input
         self.decoder = decoder

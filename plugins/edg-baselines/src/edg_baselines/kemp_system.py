@@ -17,7 +17,7 @@ leaves out (``--filter 50``, ``--batch_size 16``, ``--dropout 0.2`` of the graph
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from edg.config import StrictModel
 from edg.data import EMOTIONS
@@ -55,6 +55,10 @@ class KempOptions(StrictModel):
     (``--depth``, default 40: ``total_key_depth``/``total_value_depth`` of ``Encoder`` and
     ``Decoder``); ``None``: ``d_model``, as torch's attention. The graph attention (the
     authors' ``W_q``/``W_k``/``W_v`` at ``emb_dim``) keeps the full width."""
+    feed_forward: Literal["linear", "conv"] = "linear"
+    """Feed-forward of every encoder and decoder layer: ``linear`` (the core's); ``conv``: the
+    authors' two convolutions of kernel 3 with a ReLU after each
+    (:mod:`edg.baseline.conv_feed_forward`)."""
     dropout: float = 0.0
     """The authors' Transformer layers are built without dropout."""
     graph_dropout: float = 0.2
@@ -234,10 +238,11 @@ class KempSystem(ClsContextSystem):
         emotion = self.component("emotion_module", o.emotion_module, o.emotion_options, key="model.emotion_options",
                                  d_model=o.d_model, num_emotions=len(EMOTIONS))
         decoder_options = {"layers": o.layers, "heads": o.heads, "ffn_dim": o.ffn_dim, "dropout": o.dropout,
-                           "attention_dim": o.attention_dim, **o.decoder_options}
+                           "attention_dim": o.attention_dim, "feed_forward": o.feed_forward, **o.decoder_options}
         decoder = self.component("decoder", o.decoder, decoder_options, key="model.decoder_options",
                                  d_model=o.d_model, embedding=embedding, bos_id=tok.convert_tokens_to_ids(BOS),
                                  eos_id=tok.convert_tokens_to_ids(EOS), pad_id=tok.pad_token_id)
         return KempModel(embedding, d_model=o.d_model, layers=o.layers, heads=o.heads, ffn_dim=o.ffn_dim,
                          dropout=o.dropout, graph_dropout=o.graph_dropout, graph=o.graph, emotion=emotion,
-                         decoder=decoder, num_emotions=len(EMOTIONS), attention_dim=o.attention_dim)
+                         decoder=decoder, num_emotions=len(EMOTIONS), attention_dim=o.attention_dim,
+                         feed_forward=o.feed_forward)

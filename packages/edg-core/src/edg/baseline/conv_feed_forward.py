@@ -10,7 +10,9 @@ non-negative. Decoders pad on the left (causal), encoders on both sides.
 before its convolutions, so that a sample's states do not depend on how much padding its
 batch has (the authors' code lets the first padding position reach the last real token).
 :func:`step_feed_forward` runs the block on one new position from the last ``kernel - 1``
-inputs of each convolution, for incremental decoding.
+inputs of each convolution, for incremental decoding. Decoder layers of their own (EmpDG's,
+KEMP's) take the block as a module, :func:`decoder_feed_forward`, and run it with
+:func:`run_feed_forward`, which returns the history alongside the output.
 """
 
 from __future__ import annotations
@@ -42,16 +44,21 @@ class TimeConv(nn.Module):
         return self.conv(F.pad(x.transpose(1, 2), (left, right))).transpose(1, 2)
 
     def step(self, x: Tensor, history: Tensor) -> tuple[Tensor, Tensor]:
-        """One new position ``x`` [N, 1, C] after the ``kernel - 1`` previous inputs
-        ``history`` (zeros before the first position): the output [N, 1, C'] and the next
-        history."""
+        """New positions ``x`` [N, T, C] (one, when decoding) after the ``kernel - 1`` previous
+        inputs ``history`` (zeros before the first position): the output [N, T, C'] and the
+        next history."""
         if not self.causal:
             raise ValueError("only a causal (left-padded) convolution can run position by position")
         window = torch.cat([history, x.to(history.dtype)], dim=1)
-        return self.conv(window.transpose(1, 2)).transpose(1, 2), window[:, 1:]
+        return self.conv(window.transpose(1, 2)).transpose(1, 2), window[:, window.size(1) - history.size(1):]
 
     def empty_history(self, x: Tensor) -> Tensor:
         return x.new_zeros(x.size(0), self.kernel - 1, self.conv.in_channels)
+
+
+def check_feed_forward(feed_forward: str) -> None:
+    if feed_forward not in FEED_FORWARDS:
+        raise ValueError(f"feed_forward must be one of {', '.join(FEED_FORWARDS)} (got {feed_forward!r})")
 
 
 def _install(layer: nn.Module, kernel: int, causal: bool) -> None:
@@ -105,3 +112,40 @@ class ConvEncoderLayer(nn.TransformerEncoderLayer):
         # zeros at the padding before each convolution, as past the end of an unpadded sequence
         h = self.dropout(self.activation(self.linear1(self.norm2(x).masked_fill(padded, 0.0))))
         return x + self.dropout2(self.linear2(h.masked_fill(padded, 0.0)))
+
+
+class CausalConvFeedForward(nn.Module):
+    """The decoders' convolutional feed-forward as a module of its own, for decoder layers not
+    built on torch's (EmpDG's, KEMP's): ``relu(conv2(dropout(relu(conv1(x)))))``, causal."""
+
+    def __init__(self, d_model: int, ffn_dim: int, dropout: float, kernel: int = 3) -> None:
+        super().__init__()
+        self.first = TimeConv(d_model, ffn_dim, kernel, causal=True)
+        self.second = TimeConv(ffn_dim, d_model, kernel, causal=True)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, history: ConvHistory = ()) -> tuple[Tensor, ConvHistory]:
+        """The block on the positions ``x`` [N, T, D] that follow ``history`` (empty: none):
+        the output [N, T, D] and the next history."""
+        if not history:
+            history = (self.first.empty_history(x), self.second.empty_history(x))
+        h, first_history = self.first.step(x, history[0])
+        h, second_history = self.second.step(self.dropout(F.relu(h)), history[1])
+        return F.relu(h), (first_history, second_history)
+
+
+def decoder_feed_forward(d_model: int, ffn_dim: int, dropout: float, feed_forward: str = "linear") -> nn.Module:
+    """A decoder layer's feed-forward block: ``linear`` (Linear, ReLU, Dropout, Linear) or
+    ``conv`` (:class:`CausalConvFeedForward`)."""
+    check_feed_forward(feed_forward)
+    if feed_forward == "conv":
+        return CausalConvFeedForward(d_model, ffn_dim, dropout)
+    return nn.Sequential(nn.Linear(d_model, ffn_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ffn_dim, d_model))
+
+
+def run_feed_forward(block: nn.Module, x: Tensor, history: ConvHistory = ()) -> tuple[Tensor, ConvHistory]:
+    """``block`` of :func:`decoder_feed_forward` on ``x`` [N, T, D] after ``history``: the
+    output and the next history (empty for the linear block, which needs none)."""
+    if isinstance(block, CausalConvFeedForward):
+        return block(x, history)
+    return block(x), ()

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from edg.baseline.conv_feed_forward import FEED_FORWARDS, ConvEncoderLayer, conv_feed_forward, step_feed_forward
+from edg.baseline.conv_feed_forward import ConvEncoderLayer, check_feed_forward, conv_feed_forward, step_feed_forward
 
 KeyValue = tuple[Tensor, Tensor]
 #: one decoder layer's cache: ``(k, v)``, or ``(k, v, first, second)`` with a convolutional feed-forward
@@ -87,11 +87,6 @@ def causal_mask(length: int, device: torch.device) -> Tensor:
     return torch.triu(torch.ones(length, length, dtype=torch.bool, device=device), diagonal=1)
 
 
-def _check_feed_forward(feed_forward: str) -> None:
-    if feed_forward not in FEED_FORWARDS:
-        raise ValueError(f"feed_forward must be one of {', '.join(FEED_FORWARDS)} (got {feed_forward!r})")
-
-
 def transformer_encoder(d_model: int, layers: int, heads: int, ffn_dim: int, dropout: float,
                         attention_dim: Optional[int] = None, feed_forward: str = "linear") -> nn.TransformerEncoder:
     """The core's encoder shape: ``layers`` pre-norm, batch-first layers with a ReLU
@@ -100,7 +95,7 @@ def transformer_encoder(d_model: int, layers: int, heads: int, ffn_dim: int, dro
     ``attention_dim`` when given (:mod:`edg.baseline.narrow_attention`)."""
     from edg.baseline.narrow_attention import narrow_layer
 
-    _check_feed_forward(feed_forward)
+    check_feed_forward(feed_forward)
     if feed_forward == "conv":
         layer = ConvEncoderLayer(d_model, heads, ffn_dim, dropout)
     else:
@@ -116,7 +111,7 @@ def decoder_layer(d_model: int, heads: int, ffn_dim: int, dropout: float,
     (:mod:`edg.baseline.narrow_attention`)."""
     from edg.baseline.narrow_attention import narrow_layer
 
-    _check_feed_forward(feed_forward)
+    check_feed_forward(feed_forward)
     layer = nn.TransformerDecoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True, norm_first=True)
     if feed_forward == "conv":
         layer = conv_feed_forward(layer)

@@ -84,6 +84,55 @@ def test_killed_run_resumes_to_the_same_state(tmp_path):
     assert steps == sorted(steps) and steps[-1] == 40  # no duplicated records after resume
 
 
+def test_sigterm_stops_after_a_checkpoint_and_the_run_resumes_to_the_same_state(tmp_path):
+    args = ["train", "--plugin", "transformer", *TINY, "train.max_steps=100", "train.eval_every=50",
+            "train.patience=null"]
+    ref = _edg([*args, "name=ref"], tmp_path)
+    assert ref.returncode == 0, ref.stderr
+    (ref_dir,) = (tmp_path / "runs" / "ref").iterdir()
+
+    env = {**os.environ, "EDG_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.Popen([*EDG, *args, "name=stopped"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        logs = list((tmp_path / "runs" / "stopped").glob("*/metrics.jsonl"))
+        if logs and logs[0].read_text().strip():  # training has begun (a record every 2 steps)
+            proc.send_signal(signal.SIGTERM)
+            break
+        time.sleep(0.01)
+    _, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    (run_dir,) = (tmp_path / "runs" / "stopped").iterdir()
+    stopped_at = int(stderr.split("SIGTERM at step ")[1].split(",")[0])
+    assert 0 < stopped_at < 100, stderr
+    # the step it stopped at is checkpointed and LATEST, with the steps before it logged
+    assert (run_dir / "checkpoints" / "LATEST").read_text().strip() == f"step-{stopped_at}"
+    steps = [json.loads(l)["step"] for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps and max(steps) <= stopped_at
+    assert f"--resume runs/stopped/{run_dir.name}" in stderr and stderr.strip().splitlines()[-1].startswith("edg: interrupted by SIGTERM")
+
+    resumed = _edg(["train", "--resume", str(run_dir)], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"from step-{stopped_at}" in resumed.stderr
+    a, b = _weights(ref_dir), _weights(run_dir)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+
+
+def test_a_second_ctrl_c_interrupts_at_once_and_handlers_are_restored():
+    from edg.training.stop_request import StopRequest
+
+    before = signal.getsignal(signal.SIGINT)
+    with StopRequest() as stop:
+        assert stop.agreed(False, torch.device("cpu")) is None
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.agreed(False, torch.device("cpu")) == "SIGINT"  # the first asks, and training goes on
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_corrupt_checkpoint_is_a_clear_error_and_loses_nothing(trained_run, tmp_path):
     run_dir = tmp_path / "copy"
     shutil.copytree(trained_run, run_dir)

@@ -169,9 +169,11 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"edg: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("edg: interrupted", file=sys.stderr)  # run/train say above how to continue
-        return 130
+    except KeyboardInterrupt as exc:
+        # run/train say above how to continue; a stop between steps says where it stopped
+        stopped = f" by {exc}, after its checkpoint" if getattr(exc, "signal_name", None) else ""  # TrainingStopped
+        print(f"edg: interrupted{stopped}", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
 
 
 # -- commands ---------------------------------------------------------------------------

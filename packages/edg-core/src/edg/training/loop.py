@@ -8,7 +8,8 @@ the weighted sum of the configured loss terms, gradient clipping, AdamW/Adam, an
 warm-up schedule. Every ``eval_every`` steps: validation loss, an atomic checkpoint, and
 early stopping after ``patience`` evaluations without improvement. The sample order is a
 function of (seed, epoch), so a resumed run continues with exactly the batches it would
-have seen.
+have seen. SIGTERM or Ctrl-C ends the step, writes a checkpoint and raises
+:class:`~edg.training.stop_request.TrainingStopped`, so a resume loses no step.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from edg.runs import MetricsLog
 from edg.data.encoding import length_keys
 from edg.training import checkpoint as ckpt
 from edg.training.batches import EpochBatchSampler, sorted_batches
+from edg.training.stop_request import StopRequest, TrainingStopped
 
 logger = logging.getLogger("edg")
 
@@ -307,51 +309,62 @@ def train(model: torch.nn.Module, system: Any, losses: list[tuple[str, float, Lo
                     dynamic_ncols=True)
     window_start, window_samples = time.perf_counter(), 0
     net.train()
-    while state.step < total_steps and not state.stopped_early:
-        sampler.set_epoch(state.epoch, start=state.batch_in_epoch)
-        optimizer.zero_grad(set_to_none=True)  # drop a partial accumulation from the last epoch
-        micro = 0
-        for batch in loader:
-            batch = to_device(batch, device)
-            sync = (micro + 1) % cfg.grad_accum == 0
-            context.step, context.epoch, context.micro_step = state.step, state.epoch, micro % cfg.grad_accum
-            with (nullcontext() if sync or not distributed else net.no_sync()), autocast():
-                outputs = net(batch)
-                loss, logs = total_loss(losses, batch, outputs, model)
-            scaler.scale(loss / cfg.grad_accum).backward()
-            micro += 1
-            state.batch_in_epoch += 1
-            window_samples += batch["labels"].size(0)
-            if not sync:
-                continue
+    with StopRequest() as stop_request:
+        while state.step < total_steps and not state.stopped_early:
+            sampler.set_epoch(state.epoch, start=state.batch_in_epoch)
+            optimizer.zero_grad(set_to_none=True)  # drop a partial accumulation from the last epoch
+            micro = 0
+            for batch in loader:
+                batch = to_device(batch, device)
+                sync = (micro + 1) % cfg.grad_accum == 0
+                context.step, context.epoch, context.micro_step = state.step, state.epoch, micro % cfg.grad_accum
+                with (nullcontext() if sync or not distributed else net.no_sync()), autocast():
+                    outputs = net(batch)
+                    loss, logs = total_loss(losses, batch, outputs, model)
+                scaler.scale(loss / cfg.grad_accum).backward()
+                micro += 1
+                state.batch_in_epoch += 1
+                window_samples += batch["labels"].size(0)
+                if not sync:
+                    continue
 
-            if cfg.clip_norm:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            scheduler.step()
-            state.step += 1
-            progress.update(1)
+                if cfg.clip_norm:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad(set_to_none=True)
+                scheduler.step()
+                state.step += 1
+                progress.update(1)
 
-            if state.step % cfg.log_every == 0 or state.step == total_steps:
-                elapsed = time.perf_counter() - window_start
-                record = {"step": state.step, "split": "train", "loss": float(loss.detach()),
-                          **{k: float(v) for k, v in logs.items()}, "lr": scheduler.get_last_lr()[0],
-                          "samples_per_s": window_samples * world / max(elapsed, 1e-9)}
-                if is_main:
-                    log.write(record)
-                progress.set_postfix(loss=f"{record['loss']:.3f}", sps=f"{record['samples_per_s']:.0f}")
-                window_start, window_samples = time.perf_counter(), 0
-            if state.step % cfg.eval_every == 0 or state.step == total_steps:
-                validate()
-                net.train()
-            if state.step >= total_steps or state.stopped_early:
-                break
-        else:
-            state.epoch += 1
-            state.batch_in_epoch = 0
+                if state.step % cfg.log_every == 0 or state.step == total_steps:
+                    elapsed = time.perf_counter() - window_start
+                    record = {"step": state.step, "split": "train", "loss": float(loss.detach()),
+                              **{k: float(v) for k, v in logs.items()}, "lr": scheduler.get_last_lr()[0],
+                              "samples_per_s": window_samples * world / max(elapsed, 1e-9)}
+                    if is_main:
+                        log.write(record)
+                    progress.set_postfix(loss=f"{record['loss']:.3f}", sps=f"{record['samples_per_s']:.0f}")
+                    window_start, window_samples = time.perf_counter(), 0
+                if state.step % cfg.eval_every == 0 or state.step == total_steps:
+                    validate()
+                    net.train()
+                stopped_by = stop_request.agreed(distributed, device)
+                if stopped_by:
+                    if state.step % cfg.eval_every and state.step != total_steps:  # else validate() saved it
+                        save(best=False)
+                    if is_main:
+                        logger.warning("%s: stopped at step %d, checkpoint written", stopped_by, state.step)
+                    if distributed:
+                        dist.barrier()  # no rank leaves (and has torchrun stop the rest) before the save
+                    progress.close()
+                    raise TrainingStopped(stopped_by, state.step)
+                if state.step >= total_steps or state.stopped_early:
+                    break
+            else:
+                state.epoch += 1
+                state.batch_in_epoch = 0
     progress.close()
     if distributed:
         dist.barrier()

@@ -43,6 +43,12 @@ def test_run_directory_is_complete(trained_run):
     assert outputs and {"hypothesis", "reference", "context"} <= set(outputs[0])
 
 
+def _start(args, cwd) -> subprocess.Popen:
+    env = {**os.environ, "EDG_CACHE": str(Path(cwd) / "cache")}
+    return subprocess.Popen([*EDG, *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+
+
 def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
     latest = (run_dir / "checkpoints" / "LATEST").read_text().strip()
     return load_file(str(run_dir / "checkpoints" / latest / "model.safetensors"))
@@ -55,9 +61,7 @@ def test_killed_run_resumes_to_the_same_state(tmp_path):
     assert ref.returncode == 0, ref.stderr
     (ref_dir,) = (tmp_path / "runs" / "ref").iterdir()
 
-    env = {**os.environ, "EDG_CACHE": str(tmp_path / "cache")}
-    proc = subprocess.Popen([*EDG, *args, "name=killed"], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = _start([*args, "name=killed"], tmp_path)
     deadline = time.time() + 240
     run_dir = None
     while time.time() < deadline and proc.poll() is None:
@@ -91,9 +95,7 @@ def test_sigterm_stops_after_a_checkpoint_and_the_run_resumes_to_the_same_state(
     assert ref.returncode == 0, ref.stderr
     (ref_dir,) = (tmp_path / "runs" / "ref").iterdir()
 
-    env = {**os.environ, "EDG_CACHE": str(tmp_path / "cache")}
-    proc = subprocess.Popen([*EDG, *args, "name=stopped"], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = _start([*args, "name=stopped"], tmp_path)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
         logs = list((tmp_path / "runs" / "stopped").glob("*/metrics.jsonl"))

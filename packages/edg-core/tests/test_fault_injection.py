@@ -6,7 +6,7 @@ metrics records, weights and checkpoint pointers of an uninterrupted run.
 The runs execute in children forked from a server process that has imported edg and torch
 but computed nothing (so a fork is safe and costs no start-up time). In a child the
 harness wraps the file operations of a run (``os.replace``, ``os.rename``,
-``shutil.rmtree``, the checkpoint's ``save_model`` and ``torch.save``, the metrics log's
+``shutil.rmtree``, the checkpoint's ``save_weights`` and ``torch.save``, the metrics log's
 ``write``); each call is an *event*, and the child dies with ``os._exit`` at a chosen event
 (before or after the operation, or half-way through it). Only this file reads the job
 description: edg itself has no fault hooks.
@@ -67,7 +67,7 @@ def _install(inj: _Injector) -> None:
     from edg.training import checkpoint
 
     real_replace, real_rename, real_rmtree = os.replace, os.rename, _shutil.rmtree
-    real_save_model, real_torch_save, real_write = checkpoint.save_model, torch.save, runs.MetricsLog.write
+    real_save_weights, real_torch_save, real_write = checkpoint.save_weights, torch.save, runs.MetricsLog.write
 
     def replace(src, dst, *a, **kw):
         inj.event(f"before replace {Path(dst).name}")
@@ -89,10 +89,10 @@ def _install(inj: _Injector) -> None:
             inj.event(f"rmtree {Path(path).name}", remove_one_file)
         real_rmtree(path, *a, **kw)
 
-    def save_model(model, filename, *a, **kw):
-        inj.event("before save_model")
-        real_save_model(model, filename, *a, **kw)
-        inj.event("after save_model", lambda: _truncate_half(filename))
+    def save_weights(model, filename, *a, **kw):
+        inj.event("before save_weights")
+        real_save_weights(model, filename, *a, **kw)
+        inj.event("after save_weights", lambda: _truncate_half(filename))
 
     def torch_save(obj, f, *a, **kw):
         inj.event("before torch.save")
@@ -110,7 +110,7 @@ def _install(inj: _Injector) -> None:
         real_write(self, record)
 
     os.replace, os.rename, _shutil.rmtree = replace, rename, rmtree
-    checkpoint.save_model, torch.save, runs.MetricsLog.write = save_model, torch_save, write
+    checkpoint.save_weights, torch.save, runs.MetricsLog.write = save_weights, torch_save, write
 
 
 def _truncate_half(path) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, save_file
 
 from edg.errors import CheckpointError
 from edg.runs import TEMP_MARK, atomic_write_text
@@ -77,6 +77,40 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _tied_groups(state: dict[str, torch.Tensor]) -> dict[str, list[str]]:
+    """Each name -> every name of the same tensor (tied weights: one tensor under several
+    names), first name first."""
+    groups: dict[tuple, list[str]] = {}
+    for name, t in state.items():
+        key = (t.device, t.data_ptr(), t.dtype, tuple(t.shape), t.stride()) if t.numel() else (name,)
+        groups.setdefault(key, []).append(name)
+    return {name: names for names in groups.values() for name in names}
+
+
+def save_weights(model: torch.nn.Module, file: Path) -> None:
+    """``model``'s weights as safetensors, a tied weight once (under its first name).
+    Each tensor is copied to a storage of its own: views into one buffer that are not the
+    same tensor (cuDNN flattens an RNN's weights into one buffer on a GPU) are refused by
+    safetensors as they stand."""
+    state = model.state_dict()
+    groups = _tied_groups(state)
+    save_file({name: t.detach().to("cpu", copy=True).contiguous() for name, t in state.items()
+               if groups[name][0] == name}, str(file))
+
+
+def _load_into(model: torch.nn.Module, file: Path) -> tuple[list[str], list[str]]:
+    """Missing and unexpected names of loading ``file`` into ``model``; a tied weight counts
+    as present under any of its names (older checkpoints chose another name than
+    :func:`save_weights`)."""
+    tensors = load_file(str(file))
+    groups = _tied_groups(model.state_dict())
+    unexpected = [n for n in tensors if n not in groups]
+    missing = [n for n, names in groups.items() if not any(a in tensors for a in names)]
+    if not unexpected and not missing:
+        model.load_state_dict({n: t for n, t in tensors.items()}, strict=False)
+    return missing, unexpected
+
+
 def save_checkpoint(directory: Path, step: int, model: torch.nn.Module, training_state: dict[str, Any],
                     *, best: bool = False, keep: int = 2) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
@@ -85,7 +119,7 @@ def save_checkpoint(directory: Path, step: int, model: torch.nn.Module, training
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir()
-        save_model(model, str(tmp / MODEL_FILE))
+        save_weights(model, tmp / MODEL_FILE)
         torch.save(training_state, tmp / STATE_FILE)
         meta = {"step": step, "files": {f: _sha256(tmp / f) for f in (MODEL_FILE, STATE_FILE)}}
         (tmp / META_FILE).write_text(json.dumps(meta))
@@ -205,7 +239,7 @@ def load_weights(path: Path, model: torch.nn.Module) -> None:
         raise CheckpointError(f"{file} does not fit the model: {mismatch}; was the model config changed "
                               f"after training?")
     try:
-        missing, unexpected = load_model(model, str(file), strict=False)
+        missing, unexpected = _load_into(model, file)
     except Exception as exc:
         raise CheckpointError(f"cannot load {file}: {type(exc).__name__}: {_one_line(exc)}") from None
     if missing or unexpected:

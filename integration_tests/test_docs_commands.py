@@ -22,14 +22,14 @@ def test_the_pages_hold_commands():
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_documented_command_is_valid(page, monkeypatch, tmp_path):
-    from edg.cli import build_parser
+    from edg.cli import build_parser, parse_arguments
     from edg.testing import documented_commands, run_command_session
 
     monkeypatch.chdir(ROOT)  # the docs write paths from the repository root (../shared/data)
     monkeypatch.setenv("EDG_CACHE", str(tmp_path / "cache"))
     for args in documented_commands(page):
         try:
-            parsed = build_parser().parse_args(args)
+            parsed = parse_arguments(build_parser(), args)  # as `edg` parses: overrides may follow options
         except SystemExit:
             pytest.fail(f"{page.name}: `edg {' '.join(args)}` does not parse")
         if parsed.command in ("run", "train"):

@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+def parse_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
     """``parse_args``, except that ``key=value`` overrides may also follow options
     (``edg generate RUN --input F generation.strategy=beam``)."""
     args, extra = parser.parse_known_args(argv)
@@ -151,7 +151,7 @@ def _show_log() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = _parse(parser, argv)
+    args = parse_arguments(parser, argv)
     if args.command is None:
         parser.print_help()
         return 0

@@ -141,10 +141,10 @@ def run_command_session(args: list[str]):
     """Resolve a documented ``edg run``/``edg train`` command into its session (config
     validated, plugins loaded) without running it; ``--resume`` and ``--config`` commands,
     which name files of the reader's own, are only parsed. ``None`` for those."""
-    from edg.cli import _overrides, build_parser
+    from edg.cli import _overrides, build_parser, parse_arguments
     from edg.pipeline import open_session
 
-    parsed = build_parser().parse_args(args)
+    parsed = parse_arguments(build_parser(), args)
     if parsed.command not in ("run", "train"):
         raise ValueError(f"not an edg run/train command: edg {' '.join(args)}")
     if parsed.resume or parsed.config:

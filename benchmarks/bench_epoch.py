@@ -24,6 +24,11 @@ the 2-core CPU (``epoch_transformer_ddp2.json`` against ``epoch_transformer_step
 run one after the other on the same busy machine): two processes of batch 8 take 326 ms per
 step of 16 samples, one process of batch 16 takes 232 ms, so DDP does not pay on this CPU.
 
+On a GPU (``train.device`` auto picks it) the loop trains there with bf16 autocast and the
+peak is an 8192² bf16 product on the same GPU:
+
+    python benchmarks/bench_epoch.py --data ../shared/data/empatheticdialogues --tag h200
+
 Figures go to ``benchmarks/results/epoch_<system>[_<tag>].json``. Target (Transformer,
 2-core CPU): an epoch in <= 5 minutes.
 """
@@ -44,16 +49,23 @@ from _common import write_result
 TARGET_EPOCH_S = 300.0
 
 
-def matmul_peak(dtype: torch.dtype, seconds: float = 3.0, n: int = 2048) -> float:
-    """Achieved FLOP/s of a large square matrix product (the practical peak)."""
-    a = torch.randn(n, n).to(dtype)
-    b = torch.randn(n, n).to(dtype)
-    for _ in range(2):
+def matmul_peak(dtype: torch.dtype, device: torch.device, seconds: float = 3.0) -> float:
+    """Achieved FLOP/s of a large square matrix product on ``device`` (the practical peak):
+    2048² on a CPU, 8192² on a GPU, where smaller products do not fill the chip."""
+    n = 8192 if device.type == "cuda" else 2048
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for _ in range(3):
         a @ b
+    sync()
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         a @ b
         count += 1
+        if device.type == "cuda" and count % 10 == 0:
+            sync()  # launches are asynchronous: time what ran, not what was queued
+    sync()
     return 2 * n**3 * count / (time.perf_counter() - start)
 
 
@@ -93,7 +105,7 @@ def main() -> None:
     from edg import pipeline
     from edg.data.encoding import length_keys
     from edg.training.batches import EpochBatchSampler
-    from edg.training.loop import autocast_dtype, set_cpu_threads, train
+    from edg.training.loop import autocast_dtype, select_device, set_cpu_threads, train
 
     overrides = [f"data.path={args.data}", "data.max_test=1", "train.progress=true", "train.log_every=100",
                  "train.patience=null", *args.set]
@@ -117,13 +129,16 @@ def main() -> None:
     session.config.train.max_steps = steps
     session.config.train.eval_every = steps
 
-    amp = autocast_dtype(cfg.precision, torch.device("cpu"))
+    device = select_device(cfg.device)
+    amp = autocast_dtype(cfg.precision, device)
     losses = session.system.build_losses()
     flop_batches = sampler.batches()[: args.flop_sample]
-    step_flops = flops_per_step(model, session.system, losses, splits["train"], flop_batches, amp) * cfg.grad_accum
+    # counted on the CPU before training: the count does not depend on the device or dtype
+    step_flops = flops_per_step(model, session.system, losses, splits["train"], flop_batches,
+                                autocast_dtype(cfg.precision, torch.device("cpu"))) * cfg.grad_accum
     if world > 1:
         dist.barrier()  # every process measures its peak at the same time
-    peak = matmul_peak(amp or torch.float32) * world
+    peak = matmul_peak(amp or torch.float32, device) * world
 
     start = time.perf_counter()
     state = train(model, session.system, losses, splits, session.config, tmp / "run")
@@ -142,6 +157,7 @@ def main() -> None:
     name = f"epoch_{args.system}" + (f"_{args.tag}" if args.tag else "")
     write_result(name, {
         "system": args.system, "preset": args.preset, "overrides": args.set, "data": args.data,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "train_samples": len(splits["train"]), "batch_size": cfg.batch_size, "precision": cfg.precision,
         "autocast": str(amp), "bucketing": cfg.bucketing, "threads": threads, "processes": world,
         "global_batch": cfg.batch_size * cfg.grad_accum * world, "parameters": params,

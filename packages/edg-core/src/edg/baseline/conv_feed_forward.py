@@ -85,12 +85,20 @@ def step_feed_forward(layer: nn.TransformerDecoderLayer, x: Tensor,
     a linear feed-forward, which needs none)."""
     if not is_conv(layer):
         return layer.linear2(layer.dropout(layer.activation(layer.linear1(x)))), ()
-    first, (second, relu) = layer.linear1, layer.linear2
+    first, (second, _relu) = layer.linear1, layer.linear2
+    return _conv_steps(first, second, x, history, lambda h: layer.dropout(layer.activation(h)))
+
+
+def _conv_steps(first: TimeConv, second: TimeConv, x: Tensor, history: ConvHistory,
+                between) -> tuple[Tensor, ConvHistory]:
+    """``relu(second(between(first(x))))`` on the positions ``x`` that follow ``history``
+    (empty: none), and the convolutions' next history: the recurrence of both the core
+    decoder layer's block and :class:`CausalConvFeedForward`."""
     if not history:
         history = (first.empty_history(x), second.empty_history(x))
     h, first_history = first.step(x, history[0])
-    h, second_history = second.step(layer.dropout(layer.activation(h)), history[1])
-    return relu(h), (first_history, second_history)
+    h, second_history = second.step(between(h), history[1])
+    return F.relu(h), (first_history, second_history)
 
 
 class ConvEncoderLayer(nn.TransformerEncoderLayer):
@@ -127,11 +135,7 @@ class CausalConvFeedForward(nn.Module):
     def forward(self, x: Tensor, history: ConvHistory = ()) -> tuple[Tensor, ConvHistory]:
         """The block on the positions ``x`` [N, T, D] that follow ``history`` (empty: none):
         the output [N, T, D] and the next history."""
-        if not history:
-            history = (self.first.empty_history(x), self.second.empty_history(x))
-        h, first_history = self.first.step(x, history[0])
-        h, second_history = self.second.step(self.dropout(F.relu(h)), history[1])
-        return F.relu(h), (first_history, second_history)
+        return _conv_steps(self.first, self.second, x, history, lambda h: self.dropout(F.relu(h)))
 
 
 def decoder_feed_forward(d_model: int, ffn_dim: int, dropout: float, feed_forward: str = "linear") -> nn.Module:

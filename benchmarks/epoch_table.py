@@ -11,6 +11,9 @@ resources cannot be reached here, change the inputs but not the network's size:
 * CEM and CTSM run without COMET knowledge (``model.knowledge_source=null``: every relation
   sequence is ``[CLS]``, so the knowledge encoders see one token instead of a few dozen);
 * EmpDG reads the hand-made EmoLex sample of its tests instead of NRC's EmoLex;
+* IMAGINE and ETHREED fit their classifiers (cause detector, EPITOME, response-emotion
+  labeller) with the small offline encoder instead of RoBERTa, and IMAGINE's knowledge comes
+  from the tiny random COMET-shaped model;
 * KEMP runs as ``wo-ece`` (no ConceptNet graph here) with NRC-VAD from ``../shared``;
 * NEC runs the ``tiny`` preset's pipeline (offline tokenizer) with a tiny and a bart-base-sized
   randomly initialised BART, without its COMET knowledge (``wo-entity,wo-social``: annotating
@@ -50,8 +53,10 @@ ROWS: dict[str, tuple[str, str | None, list[str], str]] = {
     "nec-tiny": ("nec", "tiny,wo-entity,wo-social", [], "tiny BART; no knowledge"),
     "nec-base": ("nec", "tiny,wo-entity,wo-social", [f"model.backbone_config.{k}={v}" for k, v in BART_BASE.items()],
                  "bart-base size, random weights; no knowledge"),
-    "imagine": ("imagine", None, [], ""),
-    "ethreed": ("ethreed", None, [], ""),
+    "imagine": ("imagine", None, ["model.tiny_comet=true", "model.cause_detector.classifier.model_name=null",
+                                  "model.mechanism_classifier.classifier.model_name=null"],
+                "small offline cause detector and EPITOME classifiers; tiny random COMET"),
+    "ethreed": ("ethreed", None, ["model.labeller.model_name=null"], "small offline response-emotion labeller"),
 }
 
 

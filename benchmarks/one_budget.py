@@ -161,6 +161,13 @@ def choose_checkpoints(runs: list[Run]) -> dict[str, int]:
     return budgets
 
 
+def check_fresh(out: Path) -> None:
+    """Runs are found by name under ``OUT/runs``: an older run there would be taken for a new
+    one (and its figures overwritten), so ``--out`` must not hold runs yet."""
+    if (out / "runs").is_dir() and any((out / "runs").iterdir()):
+        raise SystemExit(f"{out / 'runs'} already holds runs: give a new --out")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("spec", type=Path)
@@ -177,6 +184,7 @@ def main() -> int:
     if args.only:
         runs = [r for r in runs if r.group in args.only.split(",")]
     edg = shlex.split(args.edg) if args.edg else [sys.executable, "-m", "edg.cli"]
+    check_fresh(args.out)
     (args.out / "logs").mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     stop_at = started + args.train_minutes * 60

@@ -75,3 +75,11 @@ def test_a_run_whose_chosen_checkpoint_is_gone_is_excluded(tmp_path):
     run.run_dir = _fake_run(tmp_path, "pruned", {500: 4.0, 1000: 4.5}, [1000])
     assert one_budget.choose_checkpoints([run]) == {"g": 1000}
     assert run.info["excluded"] == "checkpoint step-500 was not kept"
+
+
+def test_an_out_directory_holding_runs_is_refused(tmp_path):
+    one_budget = _one_budget()
+    one_budget.check_fresh(tmp_path)  # nothing there yet
+    _fake_run(tmp_path, "old", {500: 4.0}, [500])
+    with pytest.raises(SystemExit, match="already holds runs: give a new --out"):
+        one_budget.check_fresh(tmp_path)

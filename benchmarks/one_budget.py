@@ -82,16 +82,9 @@ def find_run_dir(out: Path, name: str) -> Path | None:
 
 
 def records(run_dir: Path) -> list[dict]:
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:  # a line being written
-            pass
-    return rows
+    from edg.runs import MetricsLog
+
+    return MetricsLog(run_dir / "metrics.jsonl").records()  # leaves out a line being written
 
 
 def is_training(run: Run, out: Path) -> bool:
@@ -123,34 +116,33 @@ def stop_all(runs: list[Run], grace_s: float) -> None:
             r.info["killed"] = True
 
 
-def valid_rows(run_dir: Path, key: str) -> list[dict]:
-    return [r for r in records(run_dir) if r.get("split") == "valid" and key in r]
-
-
 def choose_checkpoints(runs: list[Run]) -> dict[str, int]:
     """Per group, the last validation step every run reached; per run, its best validation
     checkpoint at or before it, made the run's ``BEST``."""
+    from edg.runs import load_config
     from edg.training import checkpoint as ckpt
 
     budgets = {}
     for group in dict.fromkeys(r.group for r in runs):
         members = [r for r in runs if r.group == group and r.run_dir is not None]
-        reached = {}
+        valid = {}  # run name -> its validation records that hold the stopping figure
         for r in members:
-            key = yaml.safe_load((r.run_dir / "config.yaml").read_text())["train"]["early_stopping_on"]
-            rows = valid_rows(r.run_dir, key)
-            r.info.update(early_stopping_on=key, last_checkpoint=getattr(ckpt.find_checkpoint(r.run_dir / "checkpoints"), "name", None))
+            key = load_config(r.run_dir).train.early_stopping_on
+            rows = [x for x in records(r.run_dir) if x.get("split") == "valid" and key in x]
+            r.info.update(early_stopping_on=key,
+                          last_checkpoint=getattr(ckpt.find_checkpoint(r.run_dir / "checkpoints"), "name", None))
             if rows:
-                reached[r.name] = max(x["step"] for x in rows)
-        if not reached:
+                valid[r.name] = rows
+        if not valid:
             continue
+        reached = {name: max(x["step"] for x in rows) for name, rows in valid.items()}
         budget = budgets[group] = min(reached.values())
         for r in members:
             if r.name not in reached:
                 r.info["excluded"] = "no validation before the stop"
                 continue
             key = r.info["early_stopping_on"]
-            best = min((x for x in valid_rows(r.run_dir, key) if x["step"] <= budget), key=lambda x: x[key])
+            best = min((x for x in valid[r.name] if x["step"] <= budget), key=lambda x: x[key])
             ckpt_dir = r.run_dir / "checkpoints"
             if not (ckpt_dir / f"step-{best['step']}").is_dir():
                 r.info["excluded"] = f"checkpoint step-{best['step']} was not kept"

@@ -85,8 +85,8 @@ def step_feed_forward(layer: nn.TransformerDecoderLayer, x: Tensor,
     a linear feed-forward, which needs none)."""
     if not is_conv(layer):
         return layer.linear2(layer.dropout(layer.activation(layer.linear1(x)))), ()
-    first, (second, _relu) = layer.linear1, layer.linear2
-    return _conv_steps(first, second, x, history, lambda h: layer.dropout(layer.activation(h)))
+    second = layer.linear2[0]  # linear2 is (TimeConv, ReLU); _conv_steps applies the ReLU
+    return _conv_steps(layer.linear1, second, x, history, lambda h: layer.dropout(layer.activation(h)))
 
 
 def _conv_steps(first: TimeConv, second: TimeConv, x: Tensor, history: ConvHistory,

@@ -83,3 +83,37 @@ def test_an_out_directory_holding_runs_is_refused(tmp_path):
     _fake_run(tmp_path, "old", {500: 4.0}, [500])
     with pytest.raises(SystemExit, match="already holds runs: give a new --out"):
         one_budget.check_fresh(tmp_path)
+
+
+def test_preparation_trains_each_run_one_step_after_the_run_it_waits_for(tmp_path):
+    one_budget = _one_budget()
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("common: train.max_steps=100000\ngroups:\n  g:\n    runs:\n"
+                    "      child: {args: '--plugin imagine --preset wo-cm', after: parent}\n"
+                    "      parent: {args: '--plugin imagine'}\n")
+    calls = tmp_path / "calls.jsonl"
+    fake_edg = tmp_path / "fake_edg.py"  # records its arguments; fails for a run named "broken"
+    fake_edg.write_text("import json, sys\n"
+                        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+                        "sys.exit(3 if 'broken' in sys.argv else 0)\n")
+    (tmp_path / "out" / "logs").mkdir(parents=True)
+    runs = one_budget.read_spec(spec, ["train.threads=1"])
+    one_budget.prepare(runs, tmp_path / "out", [sys.executable, str(fake_edg)])
+    made = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert [m[2] for m in made] == ["parent", "child"]  # the child waits for its parent's cache
+    assert made[1] == ["train", "--name", "child", f"output_dir={tmp_path / 'out' / 'prepare'}", "--plugin", "imagine",
+                       "--preset", "wo-cm", "train.max_steps=100000", "train.threads=1",
+                       "train.max_steps=1", "train.eval_every=1"]  # one step: the overrides come last
+
+    runs[1].name = "broken"
+    with pytest.raises(SystemExit, match=r"broken: preparation failed \(exit 3\); see .*broken\.prepare\.log"):
+        one_budget.prepare(runs, tmp_path / "out", [sys.executable, str(fake_edg)])
+
+
+def test_runs_that_wait_for_each_other_are_refused(tmp_path):
+    one_budget = _one_budget()
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("groups:\n  g:\n    runs:\n      a: {args: '--plugin transformer', after: b}\n"
+                    "      b: {args: '--plugin transformer', after: a}\n")
+    with pytest.raises(SystemExit, match=r"after: the runs \['a', 'b'\] wait for each other"):
+        one_budget.preparation_order(one_budget.read_spec(spec, []))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -17,9 +18,10 @@ class SituationEmotionClassifier(FittedComponent):
     """Bag-of-words logistic regression from a conversation's situation to its emotion
     (a real, small labeller). Saves its epoch in the work directory to resume."""
 
-    def __init__(self, options, *, epochs: int = 6, crash_after: int | None = None) -> None:
+    def __init__(self, options, *, epochs: int = 6, crash_after: int | None = None,
+                 gate: threading.Event | None = None) -> None:
         super().__init__(options)
-        self.epochs, self.crash_after = epochs, crash_after
+        self.epochs, self.crash_after, self.gate = epochs, crash_after, gate
         self.fit_calls, self.epochs_run = 0, 0
         self.vocab: dict[str, int] = {}
         self.linear: torch.nn.Linear | None = None
@@ -38,6 +40,8 @@ class SituationEmotionClassifier(FittedComponent):
         from safetensors.torch import load_file, save_file
 
         self.fit_calls += 1
+        if self.gate is not None:  # a slow fit: held until the test opens the gate
+            assert self.gate.wait(timeout=30)
         train, held_out = data["train"], data["valid"]
         counts = Counter(w for s in train["situation"] for w in s.lower().split())
         self.vocab = {w: i for i, (w, _) in enumerate(counts.most_common(2000))}
@@ -111,6 +115,35 @@ def test_fitted_once_then_loaded_from_the_cache_and_recorded(splits, tmp_path):
     fit_all([FitSpec("situation_emotion", fourth, {"train": splits["train"].select(range(10)),
                                                    "valid": splits["valid"]})], tmp_path / "cache")
     assert third.fit_calls == fourth.fit_calls == 1
+
+
+def test_a_run_started_during_anothers_fit_waits_and_loads_its_result(splits, tmp_path):
+    from edg.fitting import fit_all
+
+    data = {"train": splits["train"], "valid": splits["valid"]}
+    gate = threading.Event()
+    first, second = SituationEmotionClassifier(NoOptions(), gate=gate), SituationEmotionClassifier(NoOptions())
+    errors: list[BaseException] = []
+
+    def fit(component):
+        try:
+            fit_all([FitSpec("labeller", component, data)], tmp_path / "cache")
+        except BaseException as error:  # surfaced below: a thread's exception would be lost
+            errors.append(error)
+
+    threads = [threading.Thread(target=fit, args=(first,))]
+    threads[0].start()
+    while first.fit_calls == 0:  # the first fit holds the key's lock
+        threads[0].join(0.01)
+    threads.append(threading.Thread(target=fit, args=(second,)))
+    threads[1].start()
+    threads[1].join(0.5)
+    assert threads[1].is_alive() and second.fit_calls == 0  # waiting, not fitting into the same work directory
+    gate.set()
+    for thread in threads:
+        thread.join(30)
+    assert not errors and first.fit_calls == 1 and second.fit_calls == 0
+    assert second.accuracy(splits["valid"]) == first.accuracy(splits["valid"])  # the first one's result
 
 
 def test_an_interrupted_fit_resumes_and_leaves_no_partial_result(splits, tmp_path):

@@ -98,9 +98,13 @@ def is_training(run: Run, out: Path) -> bool:
     return run.run_dir is not None and any(r.get("split") == "train" for r in records(run.run_dir))
 
 
+def train_command(run: Run, output_dir: Path, edg: list[str]) -> list[str]:
+    return [*edg, "train", "--name", run.name, f"output_dir={output_dir}", *run.args]
+
+
 def start(run: Run, out: Path, edg: list[str]) -> None:
     run.log = out / "logs" / f"{run.name}.log"
-    command = [*edg, "train", "--name", run.name, f"output_dir={out / 'runs'}", *run.args]
+    command = train_command(run, out / "runs", edg)
     run.info["command"] = shlex.join(["edg", *command[len(edg):]])
     run.process = subprocess.Popen(command, stdout=run.log.open("w"), stderr=subprocess.STDOUT,
                                    start_new_session=True)
@@ -182,7 +186,7 @@ def prepare(runs: list[Run], out: Path, edg: list[str]) -> None:
     for r in preparation_order(runs):
         log = out / "logs" / f"{r.name}.prepare.log"
         began = time.monotonic()
-        command = [*edg, "train", "--name", r.name, f"output_dir={out / 'prepare'}", *r.args, *PREPARE_OVERRIDES]
+        command = [*train_command(r, out / "prepare", edg), *PREPARE_OVERRIDES]
         with log.open("w") as stream:
             code = subprocess.run(command, stdout=stream, stderr=subprocess.STDOUT).returncode
         if code != 0:
